@@ -1,0 +1,106 @@
+## —— Flask observability bundle ————————————————————————————————————————————
+# Every compose call goes through $(COMPOSE): one project directory, one set of env files.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PROFILE ?= full
+PROJECT ?= flaskobs
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+comma := ,
+PROFILE_LIST := $(subst $(comma), ,$(PROFILE))
+ALL_PROFILES := app proxy metrics logs full
+# Later files win: pinned images < air-gapped images < your .env.
+ENV_FILES := --env-file compose/images.env $(if $(wildcard .airgap.env),--env-file .airgap.env) $(if $(wildcard .env),--env-file .env)
+# The app publishes its own port only when it runs without Nginx.
+COMPOSE_FILES := -f compose/compose.yaml $(if $(filter-out app,$(PROFILE_LIST)),,-f compose/publish-app.yaml)
+# The app ships logs (and Nginx its access log) only when Logstash runs.
+LOGS_ENV := $(if $(filter logs full,$(PROFILE_LIST)),LOGSTASH_HOST=logstash LOGSTASH_SYSLOG=logstash:5140)
+COMPOSE_BASE := docker compose -p $(PROJECT) --project-directory compose $(ENV_FILES)
+COMPOSE := $(LOGS_ENV) $(COMPOSE_BASE) $(COMPOSE_FILES)
+PROFILE_FLAGS := $(foreach p,$(PROFILE_LIST),--profile $(p))
+ALL_PROFILE_FLAGS := $(foreach p,$(ALL_PROFILES),--profile $(p))
+# Images built from local Debian images must not make BuildKit ask a registry.
+ifneq ($(wildcard .airgap.env),)
+export DOCKER_BUILDKIT := 0
+endif
+
+.PHONY: help init up down ps logs preflight test test-unit test-config test-integration \
+        lint bench clean images-airgap lock venv build-ca
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2} /^## /{printf "\n\033[33m%s\033[0m\n", substr($$0, 4)}' $(MAKEFILE_LIST)
+	@echo; echo "  PROFILE=$(PROFILE) (one or more of: $(ALL_PROFILES), comma-separated)"
+
+## —— Stack ————————————————————————————————————————————————————————————————
+init: ## Write .env with fresh random secrets and a development TLS certificate (keeps existing ones)
+	@$(PYTHON) scripts/init_env.py .
+
+.env:
+	@$(MAKE) --no-print-directory init
+
+preflight: ## Check engine, Compose, memory and images for PROFILE before starting
+	@$(PYTHON) scripts/preflight.py $(PROFILE) -- $(COMPOSE) $(PROFILE_FLAGS)
+
+build-ca:
+	@# pip inside the image build needs this host's CA bundle when it has a special one.
+	@mkdir -p app/.build; cert=$$($(PYTHON) -m pip config get global.cert 2>/dev/null || true); \
+	 cert=$${cert:-$${PIP_CERT:-}}; \
+	 if [ -n "$$cert" ] && [ -f "$$cert" ]; then cp "$$cert" app/.build/ca.pem; else rm -f app/.build/ca.pem; fi
+
+up: .env ## Build, start PROFILE (default full), wait until healthy, print the URLs
+	@PREFLIGHT_PROFILE_ONLY=1 $(PYTHON) scripts/preflight.py $(PROFILE) -- true
+	@$(MAKE) --no-print-directory preflight build-ca
+	@$(COMPOSE) $(PROFILE_FLAGS) up -d --build --wait --remove-orphans \
+	  || { echo "up: a service did not become healthy; see \`make ps\` and \`make logs\`" >&2; exit 1; }
+	@bash scripts/print_urls.sh $(COMPOSE) $(PROFILE_FLAGS)
+
+down: ## Stop and remove the containers of every profile (volumes are kept)
+	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) down --remove-orphans
+
+ps: ## Show the services and their health
+	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) ps
+
+logs: ## Follow the logs of every service (SERVICE=name for one)
+	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) logs -f --tail=100 $(SERVICE)
+
+images-airgap: ## Build Debian-based images (Python, Nginx, Prometheus) from a Debian mirror, no registry
+	@bash scripts/airgap-images.sh
+
+## —— Development —————————————————————————————————————————————————————————
+$(VENV)/.installed: requirements-dev.txt app/requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed ## Create .venv with the pinned test and lint tools
+
+test: venv build-ca ## Run every test tier (unit, config, integration)
+	@$(PY) -m pytest tests
+
+test-unit: venv ## Unit tests: no Docker
+	@$(PY) -m pytest tests/unit
+
+test-config: venv build-ca ## Static checks: compose config per profile, nginx -t, promtool, JSON/YAML
+	@$(PY) -m pytest tests/config
+
+test-integration: venv build-ca ## Integration tests: real containers per profile (testcontainers)
+	@$(PY) -m pytest tests/integration
+
+lint: venv ## Lint Python with ruff
+	@$(VENV)/bin/ruff check .
+
+bench: venv ## Benchmark (see docs/benchmarks.md)
+	@$(PY) bench/run.py
+
+lock: ## Re-pin app/requirements.txt from the unpinned list in app/requirements.in
+	@d=$$(mktemp -d); $(PYTHON) -m venv $$d; $$d/bin/pip install -q -r app/requirements.in; \
+	 { echo "# Runtime dependencies of the app image, pinned (regenerate: make lock)."; $$d/bin/pip freeze; } > app/requirements.txt; \
+	 rm -rf $$d; echo "lock: wrote app/requirements.txt"
+
+clean: ## Remove containers and volumes of this project, and local caches (keeps .env)
+	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) down --volumes --remove-orphans || true
+	@rm -rf app/.build .pytest_cache .ruff_cache
+	@find . -name __pycache__ -prune -exec rm -rf {} +

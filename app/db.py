@@ -1,0 +1,67 @@
+"""Database engine (any SQLAlchemy URL) and the items table."""
+
+import sqlite3
+import time
+
+from flask import Flask, current_app
+from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, create_engine, event, func
+from sqlalchemy.exc import OperationalError
+
+metadata = MetaData()
+items = Table(
+    "items", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("price", Float, nullable=False),
+    Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+)
+
+
+def engine():
+    return current_app.extensions["db_engine"]
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        # WAL lets Gunicorn workers read while one writes; busy_timeout waits instead of failing.
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=5000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+def _create_tables(eng) -> None:
+    # Workers start together; if another one wins the CREATE race, check again.
+    for attempt in range(5):
+        try:
+            metadata.create_all(eng)
+            return
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
+def init_app(app: Flask, observe=None) -> None:
+    """Create the engine; `observe(operation, seconds)` receives each query's latency."""
+    url = app.config["DATABASE_URL"]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////:memory:"):
+        import os
+        os.makedirs(os.path.dirname(url[len("sqlite:///"):]) or ".", exist_ok=True)
+    eng = create_engine(url, pool_pre_ping=True)
+    event.listen(eng, "connect", _sqlite_pragmas)
+    if observe is not None:
+        @event.listens_for(eng, "before_cursor_execute")
+        def _start(conn, cursor, statement, parameters, context, executemany):
+            conn.info["query_start"] = time.perf_counter()
+
+        @event.listens_for(eng, "after_cursor_execute")
+        def _stop(conn, cursor, statement, parameters, context, executemany):
+            started = conn.info.pop("query_start", None)
+            if started is not None:
+                operation = statement.lstrip().split(None, 1)[0].lower() if statement else "other"
+                observe(operation if operation in ("select", "insert", "update", "delete") else "other",
+                        time.perf_counter() - started)
+    _create_tables(eng)
+    app.extensions["db_engine"] = eng

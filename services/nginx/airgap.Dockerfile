@@ -1,0 +1,11 @@
+# Nginx from Debian packages, laid out like the upstream image
+# (config in /etc/nginx, logs to stdout/stderr, `nginx -g 'daemon off;'`).
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light gettext-base curl ca-certificates \
+ && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default \
+ && ln -sf /dev/stdout /var/log/nginx/access.log \
+ && ln -sf /dev/stderr /var/log/nginx/error.log
+STOPSIGNAL SIGQUIT
+CMD ["nginx", "-g", "daemon off;"]

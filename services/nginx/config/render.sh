@@ -1,0 +1,57 @@
+#!/bin/sh
+# Entry point of the nginx service: check the settings, render templates/*.template into
+# /etc/nginx/conf.d (a tmpfs), check the result with `nginx -t`, then exec nginx.
+# The image's own /etc/nginx/nginx.conf (upstream or Debian) is kept; it includes conf.d/*.conf.
+set -eu
+here=$(dirname "$0")
+fail() { echo "nginx config: $*" >&2; exit 2; }
+
+TLS=${TLS:-on}
+: "${RATE_LIMIT:=20r/s}" "${RATE_LIMIT_BURST:=40}" "${CLIENT_MAX_BODY_SIZE:=1m}" "${PUBLIC_HTTPS_PORT:=8443}"
+case "$TLS" in on|off) ;; *) fail "TLS=$TLS is not allowed; allowed: on, off" ;; esac
+APP_URL_PREFIX=${APP_URL_PREFIX:-}
+case "$APP_URL_PREFIX" in
+  "") ;;
+  */) fail "APP_URL_PREFIX=$APP_URL_PREFIX must not end with '/'; example: /shop" ;;
+  /*) echo "$APP_URL_PREFIX" | grep -Eq '^(/[A-Za-z0-9._~-]+)+$' \
+        || fail "APP_URL_PREFIX=$APP_URL_PREFIX may hold only letters, digits and . _ ~ - between slashes" ;;
+  *) fail "APP_URL_PREFIX=$APP_URL_PREFIX must start with '/'; example: /shop" ;;
+esac
+echo "$RATE_LIMIT" | grep -Eq '^[0-9]+r/[sm]$' || fail "RATE_LIMIT=$RATE_LIMIT is not allowed; example: 20r/s or 600r/m"
+echo "$RATE_LIMIT_BURST" | grep -Eq '^[0-9]+$' || fail "RATE_LIMIT_BURST=$RATE_LIMIT_BURST must be a whole number"
+echo "$CLIENT_MAX_BODY_SIZE" | grep -Eq '^[0-9]+[kKmMgG]?$' || fail "CLIENT_MAX_BODY_SIZE=$CLIENT_MAX_BODY_SIZE is not allowed; example: 1m or 512k"
+echo "$PUBLIC_HTTPS_PORT" | grep -Eq '^[0-9]+$' || fail "PUBLIC_HTTPS_PORT=$PUBLIC_HTTPS_PORT must be a port number"
+SERVER_NAME=${SERVER_NAME:-localhost}
+# Where HTTP redirects to: the host as the client typed it, on the public HTTPS port.
+if [ "$PUBLIC_HTTPS_PORT" = 443 ]; then HTTPS_SUFFIX=""; else HTTPS_SUFFIX=":$PUBLIC_HTTPS_PORT"; fi
+if [ "$TLS" = on ]; then
+  for f in /etc/nginx/certs/tls.crt /etc/nginx/certs/tls.key; do
+    [ -r "$f" ] || fail "TLS=on but $f is missing: run \`make init\` for a development certificate, mount your own (TLS_CERT_DIR), or set TLS=off"
+  done
+fi
+# Nginx's access log can also go to Logstash's syslog input (logs profile).
+if [ -n "${LOGSTASH_SYSLOG:-}" ]; then
+  ACCESS_LOG_SYSLOG="access_log syslog:server=${LOGSTASH_SYSLOG},facility=local7,tag=nginx,severity=info flaskobs_json;"
+else
+  ACCESS_LOG_SYSLOG=""
+fi
+export APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NAME HTTPS_SUFFIX ACCESS_LOG_SYSLOG
+
+# Only our variables are substituted; nginx's own $variables stay as they are.
+vars='${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${ACCESS_LOG_SYSLOG}'
+render() { envsubst "$vars" < "$here/templates/$1.template" > "/etc/nginx/conf.d/$2"; }
+render http.conf 00-http.conf
+render internal.conf 10-internal.conf
+render app-locations.conf app-locations.inc
+render headers.conf headers.inc
+render server-settings.conf server-settings.inc
+if [ "$TLS" = on ]; then
+  render server-tls.conf 20-server.conf
+else
+  render server-plain.conf 20-server.conf
+fi
+if [ -n "$APP_URL_PREFIX" ]; then
+  printf 'location = %s { return 301 %s/; }\n' "$APP_URL_PREFIX" "$APP_URL_PREFIX" >> /etc/nginx/conf.d/app-locations.inc
+fi
+nginx -t -q
+exec "$@"
