@@ -1,0 +1,117 @@
+"""Docker and Compose helpers: is an engine there, which images are local, the compose command."""
+
+import functools
+import json
+import os
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = "compose/compose.yaml"
+
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # the ryuk image cannot be pulled here
+
+
+@functools.cache
+def engine_error() -> str | None:
+    """None when a Docker engine answers, else why not."""
+    if not shutil.which("docker"):
+        return "the docker CLI is not installed"
+    out = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
+    if out.returncode != 0:
+        return f"no Docker engine answers ({out.stderr.strip()[:200]})"
+    out = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+    if out.returncode != 0:
+        return "the Docker Compose v2 plugin is missing"
+    return None
+
+
+def require_engine() -> None:
+    reason = engine_error()
+    if reason:
+        pytest.skip(f"Docker unavailable: {reason}")
+
+
+def env_files() -> list[str]:
+    """The env files the Makefile passes, in the same order (later wins)."""
+    files = [str(ROOT / "compose/images.env")]
+    if (ROOT / ".airgap.env").exists():
+        files.append(str(ROOT / ".airgap.env"))
+    return files
+
+
+def image_vars() -> dict[str, str]:
+    values = {}
+    for path in env_files():
+        for line in Path(path).read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and not key.startswith("#"):
+                values[key.strip()] = value.strip()
+    values.update({k: v for k, v in os.environ.items() if k.endswith("_IMAGE")})
+    return values
+
+
+def image_present(image: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0
+
+
+def require_images(*variables: str) -> None:
+    """Skip unless the images named by these variables (e.g. NGINX_IMAGE) are in the engine."""
+    require_engine()
+    values = image_vars()
+    missing = [f"{v}={values.get(v)}" for v in variables if not image_present(values.get(v, ""))]
+    if missing:
+        pytest.skip("image not in the engine and no registry to pull from: " + ", ".join(missing)
+                    + " (run `make images-airgap`, or `docker load` it)")
+
+
+def write_test_env(directory: Path, **overrides: str) -> Path:
+    """An env file with fresh secrets, ephemeral loopback ports and a throwaway TLS pair."""
+    certs = directory / "certs"
+    certs.mkdir(parents=True, exist_ok=True)
+    if not (certs / "tls.crt").exists():
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout", str(certs / "tls.key"), "-out", str(certs / "tls.crt")],
+                       check=True, capture_output=True)
+        (certs / "tls.key").chmod(0o644)
+    values = {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(16),
+        "GRAFANA_SECRET_KEY": secrets.token_urlsafe(24),
+        "ELASTIC_PASSWORD": secrets.token_urlsafe(16),
+        "KIBANA_SYSTEM_PASSWORD": secrets.token_urlsafe(16),
+        "LOGSTASH_INTERNAL_PASSWORD": secrets.token_urlsafe(16),
+        "GRAFANA_ES_PASSWORD": secrets.token_urlsafe(16),
+        "KIBANA_ENCRYPTION_KEY": secrets.token_urlsafe(36),
+        "TLS_CERT_DIR": str(certs),
+        "SERVER_NAME": "localhost 127.0.0.1",
+        # Empty host ports: Docker picks free ones, on loopback only.
+        "HTTP_BIND": "127.0.0.1", "HTTP_PORT": "", "HTTPS_BIND": "127.0.0.1", "HTTPS_PORT": "",
+        "APP_BIND": "127.0.0.1", "APP_PORT": "",
+        "PROMETHEUS_PORT": "", "GRAFANA_PORT": "", "KIBANA_PORT": "",
+        "GUNICORN_WORKERS": "2",
+    }
+    values.update(overrides)
+    path = directory / "test.env"
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    return path
+
+
+def compose_config(profiles: list[str], env_file: Path | None = None, extra_files: tuple[str, ...] = ()) -> dict:
+    """`docker compose config` as JSON for these profiles, with the Makefile's files."""
+    cmd = ["docker", "compose", "--project-directory", "compose", "-f", COMPOSE_FILE]
+    for extra in extra_files:
+        cmd += ["-f", extra]
+    for path in [*env_files(), *( [str(env_file)] if env_file else [])]:
+        cmd += ["--env-file", path]
+    for profile in profiles:
+        cmd += ["--profile", profile]
+    out = subprocess.run([*cmd, "config", "--format", "json"], cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise AssertionError(f"docker compose config failed for {profiles}:\n{out.stderr}")
+    return json.loads(out.stdout)
