@@ -88,18 +88,17 @@ def check_secret_key(key: str | None) -> str:
 def check_database_url(url: str) -> str:
     """Parse DATABASE_URL with SQLAlchemy so a typo fails before the first request."""
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
-        parsed = make_url(url)
-        parsed.get_dialect()
+        make_url(url).get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(f"DATABASE_URL names a database this image cannot use ({exc}); "
+                          "supported here: sqlite, or install the driver for your database") from None
     except (ArgumentError, ValueError) as exc:
         raise ConfigError(f"DATABASE_URL is not a valid SQLAlchemy URL ({exc}); "
                           "example: sqlite:////var/lib/app/data/app.db or "
                           "postgresql+psycopg://user:pw@db/app") from None
-    except Exception as exc:  # NoSuchModuleError and missing drivers
-        raise ConfigError(f"DATABASE_URL names a database this image cannot use ({exc}); "
-                          "supported here: sqlite, or install the driver for your database") from None
     return url
 
 

@@ -57,7 +57,7 @@ accesslog = "-"
 errorlog = "-"
 logger_class = "app.gunicorn_logging.JsonAccessLogger"
 loglevel = _env.get("LOG_LEVEL", "info").lower()
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - heartbeat off overlayfs
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # heartbeat off overlayfs
 proc_name = _env.get("SERVICE_NAME", "flask-app")
 control_socket_disable = True  # the app does not use gunicornc; no socket in $HOME
 

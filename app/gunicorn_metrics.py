@@ -32,9 +32,10 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _archive(directory: str, name: str) -> MmapedDict:
-    archive = _archives.get(name)
+    path = os.path.join(directory, name)
+    archive = _archives.get(path)
     if archive is None:
-        archive = _archives[name] = MmapedDict(os.path.join(directory, name))
+        archive = _archives[path] = MmapedDict(path)
     return archive
 
 

@@ -1,7 +1,7 @@
 """Small, explicit validation of JSON bodies and query parameters (422/400 with details)."""
 
 from flask import request
-from werkzeug.exceptions import BadRequest, HTTPException, UnprocessableEntity, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, UnprocessableEntity, UnsupportedMediaType
 
 
 class ValidationFailed(UnprocessableEntity):
@@ -22,7 +22,7 @@ def json_body() -> dict:
         raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
     try:
         body = request.get_json(force=False, silent=False)
-    except HTTPException:
+    except BadRequest:  # a 413 for an oversized body passes through as it is
         raise BadRequest("the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")

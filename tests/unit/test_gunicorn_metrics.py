@@ -1,0 +1,81 @@
+"""Folding dead workers' metric files: totals stay exact, the file count stays bounded."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from app import gunicorn_metrics
+
+WORKER = textwrap.dedent("""
+    import os, sys
+    from prometheus_client import Counter, Gauge, Histogram
+    n = int(sys.argv[1])
+    c = Counter("jobs", "jobs", ["kind"])
+    h = Histogram("latency_seconds", "latency", buckets=(0.1, 1.0))
+    g = Gauge("peak", "peak", multiprocess_mode="max")
+    for i in range(n):
+        c.labels("a").inc()
+        h.observe(0.05 if i % 2 else 0.5)
+    g.set(n)
+    print(os.getpid())
+""")
+
+
+def run_worker(directory, n) -> int:
+    """Run a real process that writes multiprocess metrics; return its pid."""
+    proc = subprocess.run([sys.executable, "-c", WORKER, str(n)], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": directory})
+    return int(proc.stdout)
+
+
+def scrape(directory) -> dict[str, float]:
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)
+    values = {}
+    for line in generate_latest(registry).decode().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
+def test_folding_keeps_totals_exact_and_files_bounded(tmp_path):
+    directory = str(tmp_path)
+    expected_jobs = 0
+    for n in (3, 5, 7, 11):
+        pid = run_worker(directory, n)
+        expected_jobs += n
+        before = scrape(directory)
+        gunicorn_metrics.fold_dead_worker(pid, directory)
+        after = scrape(directory)
+        assert after == before  # the fold is invisible to a scrape
+        assert sorted(os.listdir(directory)) == ["counter_archive.db", "gauge_max_archive.db",
+                                                 "histogram_archive.db"]
+    values = scrape(directory)
+    assert values['jobs_total{kind="a"}'] == expected_jobs
+    assert values["latency_seconds_count"] == expected_jobs
+    assert values['latency_seconds_bucket{le="0.1"}'] == 1 + 2 + 3 + 5  # odd i: 0.05
+    assert values["peak"] == 11  # max of the dead workers' gauges
+
+
+def test_scrape_and_fold_never_interleave(tmp_path):
+    """A scrape running while a worker is folded sees its values exactly once."""
+    directory = str(tmp_path)
+    pids = [run_worker(directory, 4) for _ in range(6)]
+    total = 24
+    collector = gunicorn_metrics._LockedMultiProcessCollector(CollectorRegistry(), path=directory)
+    seen = []
+    folder = threading.Thread(target=lambda: [gunicorn_metrics.fold_dead_worker(p, directory) for p in pids])
+    folder.start()
+    while folder.is_alive():
+        for metric in collector.collect():
+            for s in metric.samples:
+                if s.name == "jobs_total":
+                    seen.append(s.value)
+    folder.join()
+    assert seen and set(seen) == {float(total)}
