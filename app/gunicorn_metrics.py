@@ -22,6 +22,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+# Imported here, never lazily in the scrape thread: a worker forked while that thread held
+# an import lock would deadlock on its first import of the same module.
+from app.logship import backlog_of
+
 _LOCK = threading.Lock()
 _SUMMED = ("counter", "histogram", "summary")
 _GAUGE_MERGE = {"max": max, "min": min, "sum": lambda a, b: a + b}
@@ -113,7 +117,6 @@ class GunicornCollector:
         yield GaugeMetricFamily("gunicorn_metrics_files", "Files in the multiprocess metrics directory",
                                 value=len(files))
         if self.log_queue_dir:
-            from app.logship import backlog_of
             backlog = sum(backlog_of(p) for p in glob.glob(os.path.join(self.log_queue_dir, "slot-*.db")))
             yield GaugeMetricFamily("app_log_queue_events", "Log events queued for Logstash, not yet delivered",
                                     value=backlog)

@@ -79,3 +79,23 @@ def test_scrape_and_fold_never_interleave(tmp_path):
                     seen.append(s.value)
     folder.join()
     assert seen and set(seen) == {float(total)}
+
+
+def test_a_scrape_imports_nothing(tmp_path, monkeypatch):
+    """The master forks workers while its scrape thread runs. An import in that thread holds an
+    import lock that a forked worker inherits locked: its own import of that module then hangs
+    forever (seen as workers ignoring SIGTERM until SIGKILL)."""
+    import subprocess as sp
+    import sys as system
+    code = textwrap.dedent(f"""
+        import os, sys, types
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = {str(tmp_path)!r}
+        from app import gunicorn_metrics
+        arbiter = types.SimpleNamespace(WORKERS={{os.getpid(): None}}, num_workers=1)
+        before = set(sys.modules)
+        list(gunicorn_metrics.GunicornCollector(arbiter, {str(tmp_path)!r}).collect())
+        print(sorted(set(sys.modules) - before))
+    """)
+    out = sp.run([system.executable, "-c", code], capture_output=True, text=True, check=True,
+                 cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert out.stdout.strip() == "[]"

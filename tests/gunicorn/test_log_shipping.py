@@ -1,0 +1,100 @@
+"""Log shipping from real Gunicorn workers to a JsonLinesSink (a TEST DOUBLE for Logstash's
+tcp/json_lines input): through an outage, a restart of the app, and a flapping receiver."""
+
+import glob
+import os
+import threading
+import time
+import uuid
+
+import requests
+
+from app import logship
+from support.gunicorn import Gunicorn, free_port
+from support.sink import JsonLinesSink
+
+FIELDS = ("@timestamp", "event_id", "level", "logger", "message", "request_id", "method", "endpoint", "path",
+          "remote_addr", "user_agent", "service", "environment", "version", "pid")
+
+
+def post_items(server: Gunicorn, ids: list[str]) -> None:
+    with requests.Session() as session:
+        for request_id in ids:
+            response = session.post(server.url + "/api/items", json={"name": "tea", "price": 1},
+                                    headers={"X-Request-ID": request_id, "User-Agent": "shipping-test"}, timeout=10)
+            assert response.status_code == 201
+
+
+def delivered(sink: JsonLinesSink, ids: set[str]) -> dict[tuple[str, str], int]:
+    """How many times each (request id, logger) pair of ours reached the sink."""
+    counts: dict[tuple[str, str], int] = {}
+    for event in sink.events:
+        if event.get("request_id") in ids:
+            key = (event["request_id"], event["logger"])
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def expected(ids) -> set[tuple[str, str]]:
+    # Each POST logs "item created" (app.api) and one per-request record (app.access).
+    return {(i, logger) for i in ids for logger in ("app.api", "app.access")}
+
+
+def queued_on_disk(directory) -> int:
+    return sum(logship.backlog_of(p) for p in glob.glob(os.path.join(directory, "slot-*.db")))
+
+
+def test_outage_and_app_restart_lose_nothing(tmp_path):
+    port = free_port()  # nothing listens yet: Logstash is down
+    env = {"LOGSTASH_HOST": "127.0.0.1", "LOGSTASH_PORT": port, "GUNICORN_WORKERS": 3, "GUNICORN_GRACEFUL_TIMEOUT": 10}
+    ids = [f"ship-{uuid.uuid4().hex}" for _ in range(60)]
+
+    server = Gunicorn(tmp_path, **env).start()
+    post_items(server, ids)
+    # Graceful stop while Logstash refuses: workers persist their queue and leave promptly.
+    took = server.stop()
+    assert took < 10, f"shutdown took {took:.1f} s with Logstash down (graceful_timeout is 10 s)"
+    assert queued_on_disk(tmp_path / "log-queue") >= 2 * len(ids)
+
+    sink = JsonLinesSink(port).start()
+    try:
+        # A new app process (a container restart) picks the queue up from disk and delivers it.
+        with Gunicorn(tmp_path, **env):
+            assert sink.wait_for(lambda _: set(delivered(sink, set(ids))) >= expected(ids), timeout=30), \
+                f"missing: {len(expected(ids) - set(delivered(sink, set(ids))))}"
+            time.sleep(1)  # anything sent twice would arrive by now
+        counts = delivered(sink, set(ids))
+        assert set(counts) == expected(ids)
+        assert set(counts.values()) == {1}, "some events arrived more than once"
+        assert not sink.bad_lines
+        event = next(e for e in sink.events if e.get("request_id") == ids[0] and e["logger"] == "app.api")
+        for field in FIELDS:
+            assert event.get(field) not in (None, ""), field
+        access = next(e for e in sink.events if e.get("request_id") == ids[0] and e["logger"] == "app.access")
+        assert access["status"] == 201 and access["duration_ms"] > 0
+        assert queued_on_disk(tmp_path / "log-queue") == 0
+    finally:
+        sink.stop()
+
+
+def test_flapping_receiver_loses_nothing(tmp_path):
+    port = free_port()
+    sink = JsonLinesSink(port).start()
+    ids = [f"flap-{uuid.uuid4().hex}" for _ in range(150)]
+    with Gunicorn(tmp_path, LOGSTASH_HOST="127.0.0.1", LOGSTASH_PORT=port, GUNICORN_WORKERS=3) as server:
+        sender = threading.Thread(target=post_items, args=(server, ids))
+        sender.start()
+        while sender.is_alive():  # down and up again, several times, during delivery
+            time.sleep(0.3)
+            sink.stop()
+            time.sleep(0.3)
+            sink.start()
+        sender.join()
+        assert sink.wait_for(lambda _: set(delivered(sink, set(ids))) >= expected(ids), timeout=30), \
+            f"missing: {len(expected(ids) - set(delivered(sink, set(ids))))}"
+        time.sleep(1)
+    sink.stop()
+    counts = delivered(sink, set(ids))
+    assert set(counts) == expected(ids)
+    assert set(counts.values()) == {1}, "some events arrived more than once"
+    assert sink.connections > 3
