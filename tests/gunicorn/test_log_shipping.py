@@ -8,10 +8,10 @@ import time
 import uuid
 
 import requests
-
-from app import logship
 from support.gunicorn import Gunicorn, free_port
 from support.sink import JsonLinesSink
+
+from app import logship
 
 FIELDS = ("@timestamp", "event_id", "level", "logger", "message", "request_id", "method", "endpoint", "path",
           "remote_addr", "user_agent", "service", "environment", "version", "pid")

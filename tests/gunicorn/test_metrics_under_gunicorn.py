@@ -6,7 +6,6 @@ import statistics
 import time
 
 import requests
-
 from support.gunicorn import Gunicorn
 
 HELLO = r'flask_http_request_duration_seconds_count\{method="GET",status="200",url_rule="/api/hello"\}'

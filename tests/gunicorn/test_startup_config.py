@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from support.docker import ROOT
 
 GOOD = {"APP_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48), "PATH": "/usr/bin:/bin"}
@@ -20,7 +19,7 @@ GOOD = {"APP_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48), "PATH"
     ({"DATABASE_URL": "nosuchdb://x"}, "DATABASE_URL names a database this image cannot use"),
     ({"DATABASE_URL": "::::"}, "DATABASE_URL is not a valid SQLAlchemy URL"),
     ({"SECRET_KEY": ""}, "SECRET_KEY is not set"),
-    ({"PROMETHEUS_MULTIPROC_DIR": "/nonexistent/metrics"}, "PROMETHEUS_MULTIPROC_DIR='/nonexistent/metrics' is not a directory"),
+    ({"PROMETHEUS_MULTIPROC_DIR": "/nonexistent/m"}, "PROMETHEUS_MULTIPROC_DIR='/nonexistent/m' is not a directory"),
 ])
 def test_bad_setting_stops_startup_naming_the_variable(env, message):
     proc = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "app/gunicorn.conf.py", "app:create_app()"],

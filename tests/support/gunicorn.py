@@ -69,7 +69,7 @@ class Gunicorn:
     def start(self, timeout: float = 30) -> "Gunicorn":
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
         self.metrics_dir.mkdir(parents=True)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "app/gunicorn.conf.py",
                                       "app:create_app()"], cwd=ROOT, env=self.env,
                                      stdout=self._log, stderr=subprocess.STDOUT)
