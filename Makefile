@@ -16,8 +16,8 @@ ALL_PROFILES := app proxy metrics logs full
 ENV_FILES := --env-file compose/images.env $(if $(wildcard .airgap.env),--env-file .airgap.env) $(if $(wildcard .env),--env-file .env)
 # The app publishes its own port only when it runs without Nginx.
 COMPOSE_FILES := -f compose/compose.yaml $(if $(filter-out app,$(PROFILE_LIST)),,-f compose/publish-app.yaml)
-# The app ships logs (and Nginx its access log) only when Logstash runs.
-LOGS_ENV := $(if $(filter logs full,$(PROFILE_LIST)),LOGSTASH_HOST=logstash LOGSTASH_SYSLOG=logstash:5140)
+# The app ships its logs only when Logstash runs.
+LOGS_ENV := $(if $(filter logs full,$(PROFILE_LIST)),LOGSTASH_HOST=logstash)
 COMPOSE_BASE := docker compose -p $(PROJECT) --project-directory compose $(ENV_FILES)
 COMPOSE := $(LOGS_ENV) $(COMPOSE_BASE) $(COMPOSE_FILES)
 PROFILE_FLAGS := $(foreach p,$(PROFILE_LIST),--profile $(p))
@@ -28,7 +28,7 @@ export DOCKER_BUILDKIT := 0
 endif
 
 .PHONY: help init up down ps logs preflight test test-unit test-config test-integration \
-        lint bench clean images-airgap lock venv build-ca
+        lint bench clean images-airgap lock venv build-ca start
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2} /^## /{printf "\n\033[33m%s\033[0m\n", substr($$0, 4)}' $(MAKEFILE_LIST)
@@ -50,9 +50,13 @@ build-ca:
 	 cert=$${cert:-$${PIP_CERT:-}}; \
 	 if [ -n "$$cert" ] && [ -f "$$cert" ]; then cp "$$cert" app/.build/ca.pem; else rm -f app/.build/ca.pem; fi
 
-up: .env ## Build, start PROFILE (default full), wait until healthy, print the URLs
+up: ## Build, start PROFILE (default full), wait until healthy, print the URLs
 	@PREFLIGHT_PROFILE_ONLY=1 $(PYTHON) scripts/preflight.py $(PROFILE) -- true
-	@$(MAKE) --no-print-directory preflight build-ca
+	@$(MAKE) --no-print-directory .env
+	@# A new make reads the .env that init may just have written.
+	@$(MAKE) --no-print-directory start
+
+start: preflight build-ca
 	@$(COMPOSE) $(PROFILE_FLAGS) up -d --build --wait --remove-orphans \
 	  || { echo "up: a service did not become healthy; see \`make ps\` and \`make logs\`" >&2; exit 1; }
 	@bash scripts/print_urls.sh $(COMPOSE) $(PROFILE_FLAGS)

@@ -2,7 +2,8 @@
 
 Tiers are the folders: unit, gunicorn (real Gunicorn processes on loopback), config (static
 checks, some inside built images) and integration (real containers). Integration tests also
-name the stack they start with @pytest.mark.stack("app"), giving tiers like integration:app.
+name the stack they start with @pytest.mark.stack("app"), giving tiers like integration:app;
+tests that need an image only a registry has (Grafana, Elastic) are in <tier>:registry.
 CI sets REQUIRED_TIERS (comma-separated); a test in one of them that skips fails instead.
 """
 
@@ -16,12 +17,15 @@ TIERS = ("unit", "gunicorn", "config", "integration")
 def tier_of(item) -> str:
     parts = item.nodeid.split("/")
     tier = parts[1] if len(parts) > 2 and parts[0] == "tests" else "unit"
+    if item.get_closest_marker("registry_image"):
+        return f"{tier}:registry"  # needs an image only a registry provides: never required here
     marker = item.get_closest_marker("stack")
     return f"{tier}:{marker.args[0]}" if tier == "integration" and marker else tier
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "stack(name): the compose stack an integration test starts")
+    config.addinivalue_line("markers", "registry_image: needs an image that only a registry provides")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -29,16 +29,10 @@ if [ "$TLS" = on ]; then
     [ -r "$f" ] || fail "TLS=on but $f is missing: run \`make init\` for a development certificate, mount your own (TLS_CERT_DIR), or set TLS=off"
   done
 fi
-# Nginx's access log can also go to Logstash's syslog input (logs profile).
-if [ -n "${LOGSTASH_SYSLOG:-}" ]; then
-  ACCESS_LOG_SYSLOG="access_log syslog:server=${LOGSTASH_SYSLOG},facility=local7,tag=nginx,severity=info flaskobs_json;"
-else
-  ACCESS_LOG_SYSLOG=""
-fi
-export APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NAME HTTPS_SUFFIX ACCESS_LOG_SYSLOG
+export APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NAME HTTPS_SUFFIX
 
 # Only our variables are substituted; nginx's own $variables stay as they are.
-vars='${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${ACCESS_LOG_SYSLOG}'
+vars='${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX}'
 render() { envsubst "$vars" < "$here/templates/$1.template" > "/etc/nginx/conf.d/$2"; }
 render http.conf 00-http.conf
 render internal.conf 10-internal.conf

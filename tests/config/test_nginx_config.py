@@ -1,0 +1,74 @@
+"""`nginx -t` on the rendered configuration, inside the Nginx image, for each way it can be set."""
+
+import subprocess
+
+import pytest
+
+from support.docker import ROOT, image_present, image_vars, require_images, write_test_env
+
+UPSTREAM_NGINX = "nginx:1.28.0"  # the default NGINX_IMAGE of compose/images.env
+
+
+def render(image: str, certs, **env) -> subprocess.CompletedProcess:
+    cmd = ["docker", "run", "--rm", "--add-host", "app:127.0.0.1", "--tmpfs", "/etc/nginx/conf.d",
+           "-v", f"{ROOT}/services/nginx/config:/etc/nginx/flaskobs:ro", "-v", f"{certs}:/etc/nginx/certs:ro",
+           "--entrypoint", "/bin/sh"]
+    for key, value in env.items():
+        cmd += ["-e", f"{key}={value}"]
+    return subprocess.run([*cmd, image, "/etc/nginx/flaskobs/render.sh", "nginx", "-T"],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("nginx")
+    write_test_env(directory)
+    return directory / "certs"
+
+
+SETTINGS = [
+    {"TLS": "on"},
+    {"TLS": "off"},
+    {"TLS": "on", "APP_URL_PREFIX": "/shop", "PUBLIC_HTTPS_PORT": "443"},
+    {"TLS": "off", "APP_URL_PREFIX": "/a/b-c", "RATE_LIMIT": "600r/m"},
+]
+
+
+@pytest.mark.parametrize("env", SETTINGS)
+def test_config_is_valid_in_the_bundle_image(env, certs):
+    require_images("NGINX_IMAGE")
+    out = render(image_vars()["NGINX_IMAGE"], certs, **env)
+    assert out.returncode == 0, out.stderr
+    assert "ssl_protocols TLSv1.2 TLSv1.3" in out.stdout if env["TLS"] == "on" else "listen 8443 ssl;" not in out.stdout
+
+
+@pytest.mark.registry_image
+@pytest.mark.parametrize("env", SETTINGS)
+def test_config_is_valid_in_the_upstream_image(env, certs):
+    require_images()
+    if not image_present(UPSTREAM_NGINX):
+        pytest.skip(f"{UPSTREAM_NGINX} is not in the engine and no registry is reachable")
+    out = render(UPSTREAM_NGINX, certs, **env)
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"TLS": "maybe"}, "TLS=maybe is not allowed; allowed: on, off"),
+    ({"APP_URL_PREFIX": "shop"}, "APP_URL_PREFIX=shop must start with '/'"),
+    ({"APP_URL_PREFIX": "/shop/"}, "APP_URL_PREFIX=/shop/ must not end with '/'"),
+    ({"APP_URL_PREFIX": "/sh op"}, "APP_URL_PREFIX=/sh op may hold only"),
+    ({"RATE_LIMIT": "fast"}, "RATE_LIMIT=fast is not allowed"),
+    ({"CLIENT_MAX_BODY_SIZE": "1 GB"}, "CLIENT_MAX_BODY_SIZE=1 GB is not allowed"),
+])
+def test_bad_settings_are_named(env, message, certs):
+    require_images("NGINX_IMAGE")
+    out = render(image_vars()["NGINX_IMAGE"], certs, **env)
+    assert out.returncode == 2
+    assert message in out.stderr
+
+
+def test_tls_without_certificates_says_what_to_do(tmp_path):
+    require_images("NGINX_IMAGE")
+    out = render(image_vars()["NGINX_IMAGE"], tmp_path, TLS="on")
+    assert out.returncode == 2
+    assert "run `make init`" in out.stderr and "TLS=off" in out.stderr
