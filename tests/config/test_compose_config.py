@@ -5,7 +5,6 @@ import subprocess
 
 import pytest
 import yaml
-
 from support.docker import COMPOSE_FILE, ROOT, compose_config, require_engine, write_test_env
 
 PROFILES = ["app", "proxy", "metrics", "logs", "full"]

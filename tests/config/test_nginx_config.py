@@ -3,7 +3,6 @@
 import subprocess
 
 import pytest
-
 from support.docker import ROOT, image_present, image_vars, require_images, write_test_env
 
 UPSTREAM_NGINX = "nginx:1.28.0"  # the default NGINX_IMAGE of compose/images.env

@@ -40,6 +40,7 @@ render app-locations.conf app-locations.inc
 render headers.conf headers.inc
 render server-settings.conf server-settings.inc
 if [ "$TLS" = on ]; then
+  render tls.conf tls.inc
   render server-tls.conf 20-server.conf
 else
   render server-plain.conf 20-server.conf

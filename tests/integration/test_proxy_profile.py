@@ -1,0 +1,216 @@
+"""The `proxy` profile: Nginx in front of Gunicorn, tested from the outside through the
+published ports, and from inside the compose network where the test needs another client."""
+
+import json
+import socket
+import time
+import uuid
+
+import pytest
+import requests
+from support.checks import assert_json_error
+from support.docker import require_images
+from support.stack import compose_stack
+
+pytestmark = pytest.mark.stack("proxy")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """One TLS proxy stack for the module; a tight rate limit makes the burst test short."""
+    require_images("PYTHON_IMAGE", "NGINX_IMAGE")
+    workdir = tmp_path_factory.mktemp("proxy")
+    with compose_stack("proxy", ["proxy"], workdir, RATE_LIMIT="10r/s", RATE_LIMIT_BURST="10") as running:
+        running.certs = workdir / "certs" / "tls.crt"
+        yield running
+
+
+def https(stack, path, **kwargs):
+    kwargs.setdefault("timeout", 10)
+    return requests.request(kwargs.pop("method", "GET"), stack.url("nginx", 8443, "https") + path,
+                            verify=str(stack.certs), **kwargs)
+
+
+def app_saw(stack, request_id) -> list[dict]:
+    return [line for line in stack.json_logs("app") if line.get("request_id") == request_id]
+
+
+def wait_for_log(stack, service, request_id, timeout=5.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [line for line in stack.json_logs(service) if line.get("request_id") == request_id]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.1)
+
+
+def test_request_through_nginx_keeps_its_id_end_to_end(stack):
+    request_id = f"px-{uuid.uuid4().hex}"
+    response = https(stack, "/api/hello", headers={"X-Request-ID": request_id})
+    assert response.status_code == 200 and response.json() == {"message": "hello"}
+    assert response.headers["X-Request-ID"] == request_id
+    app_line = wait_for_log(stack, "app", request_id)
+    assert app_line and app_line[0]["status"] == 200
+    nginx_line = wait_for_log(stack, "nginx", request_id)
+    assert nginx_line and nginx_line[0]["status"] == 200 and nginx_line[0]["upstream_status"] == "200"
+    assert nginx_line[0]["upstream_addr"].endswith(":8000")
+
+
+def test_malformed_request_id_is_replaced_by_nginx(stack):
+    response = https(stack, "/api/hello", headers={"X-Request-ID": "not valid!"})
+    generated = response.headers["X-Request-ID"]
+    assert response.status_code == 200 and generated != "not valid!" and len(generated) == 32
+    assert wait_for_log(stack, "app", generated)  # the app received nginx's id, not the bad one
+
+
+def test_huge_request_id_is_a_json_400_that_never_reaches_the_app(stack):
+    response = https(stack, "/api/hello", headers={"X-Request-ID": "x" * 20000})
+    body = assert_json_error(response, 400)
+    assert not app_saw(stack, body["request_id"])
+
+
+def test_links_are_https_with_the_public_host(stack):
+    item = https(stack, "/api/items", method="POST", json={"name": "tea", "price": 1}).json()
+    assert item["url"].startswith("https://127.0.0.1:")  # ProxyFix: scheme and host from Nginx
+
+
+def test_http_redirects_to_https(stack):
+    response = requests.get(stack.url("nginx", 8080) + "/api/items?limit=5", allow_redirects=False, timeout=10)
+    assert response.status_code == 301
+    assert response.headers["Location"].startswith("https://127.0.0.1")
+    assert response.headers["Location"].endswith("/api/items?limit=5")
+
+
+def test_security_headers_and_hsts(stack):
+    headers = https(stack, "/").headers
+    assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert "Server" not in headers or "/" not in headers["Server"]  # no version
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # we ask for old TLS on purpose
+def test_tls_1_1_is_refused(stack):
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.maximum_version = ssl.TLSVersion.TLSv1_1
+    context.minimum_version = ssl.TLSVersion.TLSv1
+    host, port = stack.url("nginx", 8443).split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw, pytest.raises(ssl.SSLError):
+        context.wrap_socket(raw).do_handshake()
+
+
+def test_big_body_is_a_json_413_that_never_reaches_the_app(stack):
+    request_id = f"big-{uuid.uuid4().hex}"
+    response = https(stack, "/api/items", method="POST", data=b"x" * (2 * 1024 * 1024),
+                     headers={"Content-Type": "application/json", "X-Request-ID": request_id})
+    assert_json_error(response, 413)
+    time.sleep(0.5)
+    assert not app_saw(stack, request_id)
+
+
+def test_static_files_come_from_nginx_with_cache_headers(stack):
+    request_id = f"static-{uuid.uuid4().hex}"
+    response = https(stack, "/static/style.css", headers={"X-Request-ID": request_id, "Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert "max-age=604800" in response.headers["Cache-Control"]
+    assert "Expires" in response.headers
+    assert response.headers.get("Content-Encoding") == "gzip" or len(response.content) < 512
+    assert wait_for_log(stack, "nginx", request_id)
+    assert not app_saw(stack, request_id)
+    metrics = requests.get(stack.url("app", 9101) + "/metrics", timeout=5).text
+    assert "/static" not in metrics
+
+
+def test_path_traversal_under_static_is_not_served(stack):
+    for path in ("/static/../__init__.py", "/static/%2e%2e/config.py", "/static/..%2f..%2fetc/passwd"):
+        response = https(stack, path)
+        assert response.status_code in (400, 404), path
+        assert "import" not in response.text and "root:" not in response.text
+
+
+def test_internal_endpoints_are_not_reachable_from_outside(stack):
+    for path in ("/metrics", "/stub_status", "/nginx-health"):
+        assert_json_error(https(stack, path), 404)
+    with pytest.raises(Exception, match="publisher"):
+        stack.compose.get_service_port("nginx", 8081)
+    ports = stack.run("port", "app", "9101", check=False)  # published by the test overlay only
+    assert ports.returncode == 0
+
+
+def test_unknown_host_is_rejected(stack):
+    response = https(stack, "/api/hello", headers={"Host": "evil.example.com"})
+    assert response.status_code == 421
+    assert response.json()["error"] == "unknown host"
+
+
+def test_burst_gets_429_while_another_client_is_served(stack):
+    url = stack.url("nginx", 8443, "https") + "/api/hello"
+    statuses = []
+    started = time.monotonic()
+    with requests.Session() as session:
+        for _ in range(60):
+            statuses.append(session.get(url, verify=str(stack.certs), timeout=10).status_code)
+    elapsed = time.monotonic() - started
+    # 10 r/s with a burst of 10: at most 10 + 10/s of the 60 pass.
+    assert statuses.count(200) <= 10 + 10 * elapsed + 2, (statuses, elapsed)
+    assert 429 in statuses and 200 in statuses
+    limited = https(stack, "/api/hello")
+    if limited.status_code == 429:
+        assert_json_error(limited, 429)
+    # A client with another address (the app container itself) is not limited meanwhile.
+    probe = ("import ssl,urllib.request;c=ssl._create_unverified_context();"
+             "print(urllib.request.urlopen(urllib.request.Request('https://nginx:8443/api/hello',"
+             "headers={'Host':'localhost'}),context=c,timeout=5).status)")
+    out = stack.exec("app", "python3", "-c", probe)
+    assert out.stdout.strip() == "200", out.stderr
+
+
+def test_slow_client_is_cut_off_and_others_are_served(stack):
+    host, port = stack.url("nginx", 8080).split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as slow:
+        slow.sendall(b"GET /api/hello HTTP/1.1\r\nHost: localhost\r\n")  # never finishes its headers
+        started = time.monotonic()
+        assert https(stack, "/healthz").status_code == 200  # others keep being served
+        data = slow.recv(4096)  # Nginx closes after client_header_timeout
+        assert time.monotonic() - started < 20
+        assert data == b"" or data.startswith(b"HTTP/1.1 408")
+
+
+def test_app_down_gives_a_json_502(stack):
+    """Last in the module: it stops the app container."""
+    stack.run("stop", "app")
+    try:
+        response = https(stack, "/api/hello")
+        body = assert_json_error(response, 502)
+        assert body["error"] == "the app is not answering"
+    finally:
+        stack.run("start", "app")
+
+
+@pytest.fixture(scope="module")
+def prefixed(tmp_path_factory):
+    """A plain-HTTP stack serving the app under /shop."""
+    require_images("PYTHON_IMAGE", "NGINX_IMAGE")
+    with compose_stack("prefix", ["proxy"], tmp_path_factory.mktemp("prefix"), TLS="off",
+                       APP_URL_PREFIX="/shop") as running:
+        yield running
+
+
+def test_path_prefix_links_are_correct(prefixed):
+    base = prefixed.url("nginx", 8080)
+    page = requests.get(base + "/shop/", timeout=10)
+    assert page.status_code == 200
+    assert 'href="/shop/static/style.css"' in page.text and 'data-api="/shop/api/items"' in page.text
+    assert requests.get(base + "/shop/static/style.css", timeout=10).status_code == 200
+    item = requests.post(base + "/shop/api/items", json={"name": "tea", "price": 1}, timeout=10).json()
+    assert item["url"].startswith("http://127.0.0.1:") and f"/shop/api/items/{item['id']}" in item["url"]
+    assert requests.get(item["url"].replace(item["url"].split("/shop")[0], base), timeout=10).json()["id"] == item["id"]
+    redirect = requests.get(base + "/shop", allow_redirects=False, timeout=10)
+    assert redirect.status_code == 301 and redirect.headers["Location"].endswith("/shop/")
+    assert "Strict-Transport-Security" not in page.headers  # no HSTS over plain HTTP
+    assert json.loads(requests.get(base + "/api/hello", timeout=10).text)["status"] == 404  # outside the prefix
