@@ -27,7 +27,7 @@ def stack(tmp_path_factory):
 
 def https(stack, path, **kwargs):
     kwargs.setdefault("timeout", 10)
-    return requests.request(kwargs.pop("method", "GET"), stack.url("nginx", 8443, "https") + path,
+    return requests.request(kwargs.pop("method", "GET"), stack.url("nginx", 8443, "https") + path,  # noqa: S113
                             verify=str(stack.certs), **kwargs)
 
 
