@@ -69,6 +69,7 @@ def compose_stack(name: str, profiles: list[str], workdir: Path, services: list[
     compose = DockerCompose(context=str(ROOT), compose_file_name=files, env_file=all_env,
                             profiles=profiles, services=services, build=True, wait=True, pull=False)
     stack = Stack(compose, project, cmd)
+    stack.env_file = env_file
     try:
         try:
             compose.start()

@@ -1,0 +1,184 @@
+"""Generate grafana/dashboards/*.json: `python3 grafana/generate_dashboards.py`.
+
+Dashboards as code, with the standard library only: every panel comes from the same few
+helpers, so each one uses a fixed datasource uid, a current panel type and $__rate_interval.
+The JSON is committed (Grafana reads it as is) and a test checks it matches this file.
+"""
+
+import json
+from pathlib import Path
+
+PROM = {"type": "prometheus", "uid": "prometheus"}
+ES = {"type": "elasticsearch", "uid": "elasticsearch-logs"}
+RATE = "$__rate_interval"
+OUT = Path(__file__).parent / "dashboards"
+
+
+class Layout:
+    """Place panels left to right in rows of 24 columns."""
+
+    def __init__(self):
+        self.x = self.y = self.row_height = 0
+        self.next_id = 1
+
+    def place(self, panel: dict, width: int, height: int) -> dict:
+        if self.x + width > 24:
+            self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
+        panel["gridPos"] = {"x": self.x, "y": self.y, "w": width, "h": height}
+        panel["id"] = self.next_id
+        self.next_id += 1
+        self.x += width
+        self.row_height = max(self.row_height, height)
+        return panel
+
+
+def prom(expr: str, legend: str = "", ref: str = "A") -> dict:
+    return {"datasource": PROM, "expr": expr, "legendFormat": legend, "refId": ref}
+
+
+def panel(kind: str, title: str, targets: list[dict], unit: str = "short", description: str = "",
+          datasource: dict = PROM, **options) -> dict:
+    return {
+        "type": kind, "title": title, "description": description, "datasource": datasource,
+        "targets": targets,
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": options or {},
+    }
+
+
+def dashboard(uid: str, title: str, panels: list[tuple[dict, int, int]], links=(), variables=()) -> dict:
+    layout = Layout()
+    return {
+        "uid": uid, "title": title, "tags": ["flaskobs"], "timezone": "browser", "schemaVersion": 39,
+        "version": 1, "editable": False, "graphTooltip": 1, "refresh": "10s",
+        "time": {"from": "now-30m", "to": "now"},
+        "links": list(links), "templating": {"list": list(variables)},
+        "panels": [layout.place(p, w, h) for p, w, h in panels],
+    }
+
+
+def link(title: str, uid: str) -> dict:
+    return {"title": title, "type": "link", "url": f"/d/{uid}", "keepTime": True, "targetBlank": False}
+
+
+COUNT = "flask_http_request_duration_seconds_count"
+BUCKET = "flask_http_request_duration_seconds_bucket"
+
+
+def flask_service() -> dict:
+    quantiles = [prom(f'histogram_quantile({q}, sum by (le, url_rule) (rate({BUCKET}[{RATE}])))',
+                      f"p{int(q * 100)} {{{{url_rule}}}}", ref) for q, ref in ((0.5, "A"), (0.95, "B"), (0.99, "C"))]
+    return dashboard("flask-service", "Flask service", [
+        (panel("stat", "Requests / s", [prom(f"sum(rate({COUNT}[{RATE}]))")], "reqps"), 6, 4),
+        (panel("stat", "5xx ratio", [prom(
+            f'(sum(rate({COUNT}{{status=~"5.."}}[{RATE}])) or vector(0)) / sum(rate({COUNT}[{RATE}]))')],
+            "percentunit"), 6, 4),
+        (panel("stat", "p95 latency", [prom(f"histogram_quantile(0.95, sum by (le) (rate({BUCKET}[{RATE}])))")],
+               "s"), 6, 4),
+        (panel("stat", "Version", [prom("max by (version) (flask_app_info)", "{{version}}")], "none",
+               textMode="name", reduceOptions={"calcs": ["lastNotNull"], "fields": "", "values": False}), 6, 4),
+        (panel("timeseries", "Request rate by route", [prom(f"sum by (url_rule) (rate({COUNT}[{RATE}]))",
+                                                            "{{url_rule}}")], "reqps"), 12, 8),
+        (panel("timeseries", "Request rate by status", [prom(f"sum by (status) (rate({COUNT}[{RATE}]))",
+                                                             "{{status}}")], "reqps"), 12, 8),
+        (panel("timeseries", "Error ratio by route (4xx and 5xx)", [
+            prom(f'(sum by (url_rule) (rate({COUNT}{{status=~"5.."}}[{RATE}])) or sum by (url_rule) '
+                 f'(rate({COUNT}[{RATE}])) * 0) / sum by (url_rule) (rate({COUNT}[{RATE}]))', "5xx {{url_rule}}"),
+            prom(f'(sum by (url_rule) (rate({COUNT}{{status=~"4.."}}[{RATE}])) or sum by (url_rule) '
+                 f'(rate({COUNT}[{RATE}])) * 0) / sum by (url_rule) (rate({COUNT}[{RATE}]))', "4xx {{url_rule}}",
+                 "B")], "percentunit"), 12, 8),
+        (panel("timeseries", "Latency p50 / p95 / p99 by route", quantiles, "s"), 12, 8),
+        (panel("timeseries", "Database query latency p95 by operation", [prom(
+            f"histogram_quantile(0.95, sum by (le, operation) (rate(flask_db_query_duration_seconds_bucket[{RATE}])))",
+            "{{operation}}")], "s"), 12, 8),
+        (panel("timeseries", "Unhandled exceptions / s", [prom(
+            f"sum(rate(flask_http_request_exceptions_total[{RATE}])) or vector(0)", "exceptions")], "reqps"), 12, 8),
+    ], links=[link("Logs (by request id)", "flask-logs"), link("Gunicorn workers", "gunicorn-workers"),
+              link("Nginx", "nginx")])
+
+
+def gunicorn_workers() -> dict:
+    return dashboard("gunicorn-workers", "Gunicorn workers", [
+        (panel("stat", "Live workers", [prom("sum(gunicorn_workers)")]), 6, 4),
+        (panel("stat", "Configured workers", [prom("sum(gunicorn_workers_configured)")]), 6, 4),
+        (panel("stat", "Worker exits (1h)", [prom("sum(increase(gunicorn_worker_exits_total[1h]))")]), 6, 4),
+        (panel("stat", "Metrics scrape time", [prom('max(scrape_duration_seconds{job="flask"})')], "s"), 6, 4),
+        (panel("timeseries", "Resident memory per worker", [prom("gunicorn_worker_resident_memory_bytes",
+                                                                 "pid {{pid}}")], "bytes"), 12, 8),
+        (panel("timeseries", "CPU per worker", [prom(f"rate(gunicorn_worker_cpu_seconds_total[{RATE}])",
+                                                     "pid {{pid}}")], "percentunit"), 12, 8),
+        (panel("timeseries", "Worker exits / min", [prom(f"sum(rate(gunicorn_worker_exits_total[{RATE}])) * 60",
+                                                         "exits")]), 12, 8),
+        (panel("timeseries", "Master memory and metrics files", [
+            prom("gunicorn_master_resident_memory_bytes", "master RSS"),
+            prom("gunicorn_metrics_files", "files", "B")], "short"), 12, 8),
+        (panel("timeseries", "Log shipping", [
+            prom("sum(app_log_queue_events) or vector(0)", "queued events"),
+            prom(f"sum(rate(app_log_events_dropped_total[{RATE}]))", "dropped / s", "B")]), 24, 8),
+    ], links=[link("Flask service", "flask-service")])
+
+
+def nginx() -> dict:
+    return dashboard("nginx", "Nginx", [
+        (panel("stat", "Nginx up", [prom("max(nginx_up)")]), 6, 4),
+        (panel("stat", "Active connections", [prom("sum(nginx_connections_active)")]), 6, 4),
+        (panel("stat", "Requests / s", [prom(f"sum(rate(nginx_http_requests_total[{RATE}]))")], "reqps"), 6, 4),
+        (panel("stat", "Dropped connections / s", [prom(
+            f"sum(rate(nginx_connections_accepted[{RATE}])) - sum(rate(nginx_connections_handled[{RATE}]))")],
+            "reqps"), 6, 4),
+        (panel("timeseries", "Connections", [
+            prom("sum(nginx_connections_reading)", "reading"),
+            prom("sum(nginx_connections_writing)", "writing", "B"),
+            prom("sum(nginx_connections_waiting)", "waiting (keep-alive)", "C")]), 12, 8),
+        (panel("timeseries", "Requests / s", [prom(f"sum(rate(nginx_http_requests_total[{RATE}]))", "requests")],
+               "reqps"), 12, 8),
+        # stub_status has no status codes or timings: they come from Nginx's JSON access log (logs profile).
+        (panel("timeseries", "Responses by status class (access log, logs profile)", [
+            {"datasource": ES, "refId": "A", "query": 'logger:"nginx.access"',
+             "metrics": [{"id": "1", "type": "count"}], "timeField": "@timestamp",
+             "bucketAggs": [{"id": "2", "type": "terms", "field": "status_class",
+                             "settings": {"size": "10", "order": "desc", "orderBy": "_count"}},
+                            {"id": "3", "type": "date_histogram", "field": "@timestamp",
+                             "settings": {"interval": "auto"}}]}], datasource=ES), 12, 8),
+        (panel("timeseries", "Upstream response time (access log, logs profile)", [
+            {"datasource": ES, "refId": "A", "query": 'logger:"nginx.access"',
+             "metrics": [{"id": "1", "type": "percentiles", "field": "upstream_response_time",
+                          "settings": {"percents": ["50", "95", "99"]}}],
+             "timeField": "@timestamp",
+             "bucketAggs": [{"id": "2", "type": "date_histogram", "field": "@timestamp",
+                             "settings": {"interval": "auto"}}]}], "s", datasource=ES), 12, 8),
+    ], links=[link("Flask service", "flask-service")])
+
+
+def logs() -> dict:
+    # "*" shows every line; paste an id from an X-Request-ID response header to follow one request.
+    request_id = {"name": "request_id", "label": "Request id", "type": "textbox", "query": "*",
+                  "current": {"text": "*", "value": "*"}, "description": "From the X-Request-ID response header"}
+    return dashboard("flask-logs", "Logs", [
+        (panel("timeseries", "Log lines by level", [
+            {"datasource": ES, "refId": "A", "query": "*", "metrics": [{"id": "1", "type": "count"}],
+             "timeField": "@timestamp",
+             "bucketAggs": [{"id": "2", "type": "terms", "field": "level",
+                             "settings": {"size": "10", "order": "desc", "orderBy": "_count"}},
+                            {"id": "3", "type": "date_histogram", "field": "@timestamp",
+                             "settings": {"interval": "auto"}}]}], datasource=ES), 24, 7),
+        (panel("logs", "Lines of the request id (app, Gunicorn and Nginx)", [
+            {"datasource": ES, "refId": "A", "query": "request_id:$request_id",
+             "metrics": [{"id": "1", "type": "logs"}], "bucketAggs": [], "timeField": "@timestamp"}],
+            datasource=ES, showTime=True, wrapLogMessage=True, sortOrder="Ascending"), 24, 16),
+    ], links=[link("Flask service", "flask-service")], variables=[request_id])
+
+
+DASHBOARDS = {"flask-service.json": flask_service, "gunicorn-workers.json": gunicorn_workers,
+              "nginx.json": nginx, "logs.json": logs}
+
+
+def render() -> dict[str, str]:
+    return {name: json.dumps(build(), indent=2, sort_keys=True) + "\n" for name, build in DASHBOARDS.items()}
+
+
+if __name__ == "__main__":
+    OUT.mkdir(exist_ok=True)
+    for name, text in render().items():
+        (OUT / name).write_text(text)
+        print(f"wrote grafana/dashboards/{name}")

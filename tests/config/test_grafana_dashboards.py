@@ -1,0 +1,95 @@
+"""Grafana provisioning: dashboards are current, generated from code, and every PromQL parses."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+from support.docker import ROOT, image_vars, require_images
+
+DASHBOARDS = sorted((ROOT / "grafana/dashboards").glob("*.json"))
+CURRENT_PANELS = {"timeseries", "stat", "logs", "table", "bargauge", "gauge", "text", "barchart"}
+
+
+def datasource_uids() -> set[str]:
+    provisioned = yaml.safe_load((ROOT / "grafana/provisioning/datasources/datasources.yaml").read_text())
+    return {d["uid"] for d in provisioned["datasources"]}
+
+
+def targets():
+    for path in DASHBOARDS:
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel["targets"]:
+                yield path.name, panel, target
+
+
+def promql_exprs() -> list[str]:
+    return [t["expr"] for _, _, t in targets() if t["datasource"]["type"] == "prometheus"]
+
+
+def test_committed_json_is_what_the_generator_makes():
+    sys.path.insert(0, str(ROOT / "grafana"))
+    import generate_dashboards
+    rendered = generate_dashboards.render()
+    assert sorted(rendered) == [p.name for p in DASHBOARDS]
+    for path in DASHBOARDS:
+        stale = f"{path.name} is stale: run python3 grafana/generate_dashboards.py"
+        assert path.read_text() == rendered[path.name], stale
+
+
+def test_panels_use_current_types_and_fixed_datasource_uids():
+    uids = datasource_uids()
+    assert uids == {"prometheus", "elasticsearch-logs"}
+    for name, panel, target in targets():
+        assert panel["type"] in CURRENT_PANELS, (name, panel["title"], panel["type"])
+        assert panel["datasource"]["uid"] in uids, (name, panel["title"])
+        assert target["datasource"]["uid"] in uids, (name, panel["title"])
+    for path in DASHBOARDS:
+        text = path.read_text()
+        assert "${DS_" not in text and "__inputs" not in text
+
+
+def test_dashboard_uids_are_fixed_and_links_resolve():
+    boards = {json.loads(p.read_text())["uid"]: json.loads(p.read_text()) for p in DASHBOARDS}
+    assert set(boards) == {"flask-service", "gunicorn-workers", "nginx", "flask-logs"}
+    for board in boards.values():
+        for link in board["links"]:
+            assert link["url"].removeprefix("/d/") in boards
+    assert any(link["url"] == "/d/flask-logs" for link in boards["flask-service"]["links"])
+    assert [v["name"] for v in boards["flask-logs"]["templating"]["list"]] == ["request_id"]
+
+
+def test_rate_windows_follow_the_scrape_interval():
+    for expr in promql_exprs():
+        for window in re.findall(r"\[([^\]]+)\]", expr):
+            assert window in ("$__rate_interval", "1h"), (expr, window)
+
+
+def test_every_dashboard_and_rule_expression_parses(tmp_path):
+    """promtool parses each dashboard query, wrapped as a recording rule (Grafana's variables replaced)."""
+    require_images("PROMETHEUS_IMAGE")
+    exprs = [e.replace("$__rate_interval", "1m") for e in promql_exprs()]
+    assert exprs
+    rules = {"groups": [{"name": "dashboards", "rules": [{"record": f"dashboard:expr:{i}", "expr": e}
+                                                         for i, e in enumerate(exprs)]}]}
+    (tmp_path / "dashboards.rules.yml").write_text(yaml.safe_dump(rules))
+    tmp_path.chmod(0o755)  # promtool runs as nobody in the image
+    out = subprocess.run(["docker", "run", "--rm", "--entrypoint", "promtool", "-v", f"{tmp_path}:/check:ro",
+                          image_vars()["PROMETHEUS_IMAGE"], "check", "rules", "/check/dashboards.rules.yml"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("typo", ["sum(rate(flask_http_request_total[1m])",
+                                  "histogram_quantile(0.95, sum by (le) rate(x[1m]))"])
+def test_the_parse_check_catches_a_typo(tmp_path, typo):
+    require_images("PROMETHEUS_IMAGE")
+    rules = {"groups": [{"name": "bad", "rules": [{"record": "bad:expr", "expr": typo}]}]}
+    (tmp_path / "bad.rules.yml").write_text(yaml.safe_dump(rules))
+    tmp_path.chmod(0o755)
+    out = subprocess.run(["docker", "run", "--rm", "--entrypoint", "promtool", "-v", f"{tmp_path}:/check:ro",
+                          image_vars()["PROMETHEUS_IMAGE"], "check", "rules", "/check/bad.rules.yml"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0

@@ -1,0 +1,47 @@
+"""Prometheus configuration and rules, checked by promtool inside the Prometheus image."""
+
+import subprocess
+
+import pytest
+from support.docker import ROOT, image_vars, require_images
+
+
+def promtool(*args: str, mounts: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    require_images("PROMETHEUS_IMAGE")
+    cmd = ["docker", "run", "--rm", "--entrypoint", "promtool", "-v", f"{ROOT}/prometheus:/etc/prometheus:ro"]
+    for host, target in (mounts or {}).items():
+        cmd += ["-v", f"{host}:{target}:ro"]
+    return subprocess.run([*cmd, image_vars()["PROMETHEUS_IMAGE"], *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_config_is_valid():
+    out = promtool("check", "config", "/etc/prometheus/prometheus.yml")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "SUCCESS" in out.stdout
+
+
+def test_rules_are_valid():
+    rules = sorted(p.name for p in (ROOT / "prometheus/rules").glob("*.rules.yml"))
+    assert rules == ["alerts.rules.yml", "flask.rules.yml"]
+    out = promtool("check", "rules", *(f"/etc/prometheus/rules/{r}" for r in rules))
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("rules", ["alerts", "flask"])
+def test_rule_unit_tests_pass(rules):
+    assert (ROOT / f"prometheus/rules/{rules}.rules.test.yml").exists(), "every rules file has a test file"
+    out = promtool("test", "rules", f"/etc/prometheus/rules/{rules}.rules.test.yml")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_every_alert_is_tested_and_documented():
+    import yaml
+    alerts = yaml.safe_load((ROOT / "prometheus/rules/alerts.rules.yml").read_text())
+    tests = (ROOT / "prometheus/rules/alerts.rules.test.yml").read_text()
+    for group in alerts["groups"]:
+        for rule in group["rules"]:
+            assert f"alertname: {rule['alert']}" in tests, f"{rule['alert']} has no promtool test"
+            assert rule["labels"]["severity"] in ("critical", "warning", "info")
+            assert {"summary", "description"} <= set(rule["annotations"])
+            assert "for" in rule
