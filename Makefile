@@ -16,8 +16,8 @@ ALL_PROFILES := app proxy metrics logs full
 ENV_FILES := --env-file compose/images.env $(if $(wildcard .airgap.env),--env-file .airgap.env) $(if $(wildcard .env),--env-file .env)
 # The app publishes its own port only when it runs without Nginx.
 COMPOSE_FILES := -f compose/compose.yaml $(if $(filter-out app,$(PROFILE_LIST)),,-f compose/publish-app.yaml)
-# The app ships its logs only when Logstash runs.
-LOGS_ENV := $(if $(filter logs full,$(PROFILE_LIST)),LOGSTASH_HOST=logstash)
+# The app ships its logs, and Nginx writes access log files, only when Logstash runs.
+LOGS_ENV := $(if $(filter logs full,$(PROFILE_LIST)),LOGSTASH_HOST=logstash NGINX_ACCESS_LOG_FILE=on)
 COMPOSE_BASE := docker compose -p $(PROJECT) --project-directory compose $(ENV_FILES)
 COMPOSE := $(LOGS_ENV) $(COMPOSE_BASE) $(COMPOSE_FILES)
 PROFILE_FLAGS := $(foreach p,$(PROFILE_LIST),--profile $(p))

@@ -11,8 +11,10 @@ import time
 
 
 class JsonLinesSink:
-    def __init__(self, port: int):
+    def __init__(self, port: int, host: str = "127.0.0.1", on_event=None):
         self.port = port
+        self.host = host
+        self.on_event = on_event
         self.events: list[dict] = []
         self.bad_lines: list[bytes] = []
         self.connections = 0
@@ -23,7 +25,7 @@ class JsonLinesSink:
     def start(self) -> "JsonLinesSink":
         server = socket.socket()
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", self.port))
+        server.bind((self.host, self.port))
         server.listen(64)
         self._server = server
         thread = threading.Thread(target=self._accept, args=(server,), daemon=True)
@@ -65,9 +67,13 @@ class JsonLinesSink:
                 if not line.strip():
                     continue
                 try:
-                    self.events.append(json.loads(line))
+                    event = json.loads(line)
                 except ValueError:
                     self.bad_lines.append(line)
+                    continue
+                self.events.append(event)
+                if self.on_event:
+                    self.on_event(event)
 
     def wait_for(self, predicate, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout

@@ -29,10 +29,25 @@ if [ "$TLS" = on ]; then
     [ -r "$f" ] || fail "TLS=on but $f is missing: run \`make init\` for a development certificate, mount your own (TLS_CERT_DIR), or set TLS=off"
   done
 fi
-export APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NAME HTTPS_SUFFIX
+# With the logs profile Nginx also writes its JSON access log to one file per day on a volume
+# that Logstash tails; files older than two days are deleted.
+ACCESS_LOG_FILE=""
+case "${NGINX_ACCESS_LOG_FILE:-off}" in
+  off) ;;
+  on)
+    dir=/var/log/nginx/flaskobs
+    mkdir -p "$dir"
+    worker=$(id -u nginx >/dev/null 2>&1 && echo nginx || echo www-data)
+    chown "$worker" "$dir"
+    ACCESS_LOG_FILE="access_log $dir/access-\$log_day.json flaskobs_json;"
+    (while sleep 3600; do find "$dir" -name 'access-*.json' -mtime +2 -delete; done) &
+    ;;
+  *) fail "NGINX_ACCESS_LOG_FILE=$NGINX_ACCESS_LOG_FILE is not allowed; allowed: on, off" ;;
+esac
+export APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NAME HTTPS_SUFFIX ACCESS_LOG_FILE
 
 # Only our variables are substituted; nginx's own $variables stay as they are.
-vars='${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX}'
+vars='${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${ACCESS_LOG_FILE}'
 render() { envsubst "$vars" < "$here/templates/$1.template" > "/etc/nginx/conf.d/$2"; }
 render http.conf 00-http.conf
 render internal.conf 10-internal.conf

@@ -1,0 +1,124 @@
+"""The logs profile's configuration, checked statically: the pipeline, Elasticsearch's
+template, ILM and roles, the setup script, and the field contract between app, Nginx and them."""
+
+import json
+import re
+import subprocess
+
+import pytest
+from support.docker import ROOT, image_present, image_vars
+
+from app.logs import JsonFormatter
+
+PIPELINE = (ROOT / "logstash/pipeline/main.conf").read_text()
+DEAD_LETTERS = (ROOT / "logstash/pipeline/dead-letters.conf").read_text()
+SETUP = ROOT / "services/setup"
+
+
+def load(name: str) -> dict:
+    return json.loads((SETUP / "config" / name).read_text())
+
+
+def test_app_input_is_tcp_json_lines_on_the_apps_port():
+    tcp = re.search(r"tcp\s*\{(.*?)\}", PIPELINE, re.S).group(1)
+    assert re.search(r"port\s*=>\s*5959", tcp) and re.search(r"codec\s*=>\s*json_lines", tcp)
+    # Option names logstash-input-tcp 7 refuses to start with.
+    for obsolete in ("ssl_enable ", "ssl_cert ", "ssl_verify "):
+        assert obsolete not in PIPELINE
+
+
+def test_nginx_input_resumes_after_a_restart():
+    file_input = re.search(r"file\s*\{(.*?)\n  \}", PIPELINE, re.S).group(1)
+    assert '"/usr/share/logstash/data/sincedb-nginx-access"' in file_input  # on the data volume
+    assert '"/var/log/nginx-access/access-*.json"' in file_input
+    compose = (ROOT / "compose/compose.yaml").read_text()
+    assert "nginx-logs:/var/log/nginx-access:ro" in compose and "logstash-data:/usr/share/logstash/data" in compose
+
+
+@pytest.mark.parametrize("conf", [PIPELINE, DEAD_LETTERS])
+def test_outputs_use_the_least_privileged_user_and_a_data_stream(conf):
+    output = conf[conf.index("output {"):]
+    assert 'user                  => "logstash_internal"' in output
+    assert 'password              => "${LOGSTASH_INTERNAL_PASSWORD}"' in output
+    assert 'data_stream           => "true"' in output
+    dataset = re.search(r'data_stream_dataset\s*=>\s*"([^"]+)"', output).group(1)
+    stream = f"logs-{dataset}-default"
+    template = load("index-template.json")
+    assert any(re.fullmatch(p.replace(".", r"\.").replace("*", ".*"), stream) for p in template["index_patterns"])
+    role = load("role-logstash-writer.json")
+    assert any(re.fullmatch(p.replace(".", r"\.").replace("*", ".*"), stream)
+               for grant in role["indices"] for p in grant["names"])
+
+
+def test_redelivered_events_are_indexed_once():
+    assert 'document_id           => "%{[@metadata][doc_id]}"' in PIPELINE
+    assert 'copy => { "event_id" => "[@metadata][doc_id]" }' in PIPELINE
+
+
+def test_nothing_accepted_is_dropped():
+    settings = (ROOT / "logstash/config/logstash.yml").read_text()
+    assert "queue.type: persisted" in settings and "dead_letter_queue.enable: true" in settings
+    assert "dead_letter_queue" in DEAD_LETTERS and "drop" not in PIPELINE + DEAD_LETTERS
+    for tag in ("_missing_level", "_missing_logger", "_message_truncated"):
+        assert tag in PIPELINE
+
+
+def test_elasticsearch_json_files_are_valid_and_consistent():
+    policy = load("ilm-policy.json")
+    assert policy["policy"]["phases"]["delete"]["min_age"] == "__LOG_RETENTION__"  # filled from LOG_RETENTION
+    template = load("index-template.json")
+    assert template["template"]["settings"]["index.lifecycle.name"] == "logs-flask"
+    assert "data_stream" in template
+    assert load("data-view.json")["data_view"]["title"] == "logs-flask*"
+    reader = load("role-grafana-reader.json")
+    assert reader["indices"][0]["privileges"] == ["read", "view_index_metadata"]
+
+
+def mapped_fields() -> set[str]:
+    return set(load("index-template.json")["template"]["mappings"]["properties"])
+
+
+def test_every_field_the_app_sends_has_a_mapping(make_app, capsys):
+    """The contract: the app's JSON lines, as shipped, use only fields the template maps."""
+    app = make_app()
+    client = app.test_client()
+    client.post("/api/items", json={"name": "tea", "price": 1}, headers={"X-Request-ID": "contract-1"})
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert lines
+    extras = {"item_id"}  # per-call extras map dynamically (strings as keywords, numbers as numbers)
+    for line in lines:
+        assert set(line) - mapped_fields() - extras == set(), line
+    record = JsonFormatter({"service": "s", "environment": "e", "version": "v"})
+    assert set(json.loads(record.format(__import__("logging").makeLogRecord({"msg": "x"})))) <= mapped_fields()
+
+
+def test_every_field_nginx_logs_has_a_mapping():
+    template = (ROOT / "services/nginx/config/templates/http.conf.template").read_text()
+    start = template.index("log_format flaskobs_json")
+    log_format = template[start:template.index("}';", start)]
+    fields = set(re.findall(r'"([a-z_@]+)":', log_format))
+    assert {"request_id", "status", "request_time", "upstream_response_time"} <= fields
+    assert fields - mapped_fields() - {"request", "referer", "host", "scheme"} == set()
+
+
+def test_setup_script_is_valid_bash_and_idempotent_by_design():
+    subprocess.run(["bash", "-n", str(SETUP / "setup.sh")], check=True)
+    script = (SETUP / "setup.sh").read_text()
+    assert "set -euo pipefail" in script
+    # PUT (create or replace) and password resets only: running it again converges.
+    assert 'call PUT "/_security/role/$role"' in script and 'call PUT "/_security/user/$user"' in script
+    assert not re.search(r"call POST /_security/role/", script)
+    for secret in ("ELASTIC_PASSWORD", "KIBANA_SYSTEM_PASSWORD", "LOGSTASH_INTERNAL_PASSWORD", "GRAFANA_ES_PASSWORD"):
+        assert f"${{{secret}:?}}" in script
+
+
+@pytest.mark.registry_image
+def test_pipeline_config_passes_logstash_own_check(tmp_path):
+    image = image_vars().get("LOGSTASH_IMAGE", "")
+    if not image_present(image):
+        pytest.skip(f"{image} is not in the engine and no registry is reachable")
+    out = subprocess.run(["docker", "run", "--rm", "-e", "LOGSTASH_INTERNAL_PASSWORD=x",
+                          "-v", f"{ROOT}/logstash/pipeline:/usr/share/logstash/pipeline:ro",
+                          image, "logstash", "--config.test_and_exit", "-f", "/usr/share/logstash/pipeline/main.conf"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:]
