@@ -96,8 +96,9 @@ test-integration: venv build-ca ## Integration tests: real containers per profil
 lint: venv ## Lint Python with ruff
 	@$(VENV)/bin/ruff check .
 
-bench: venv ## Benchmark (see docs/benchmarks.md)
-	@$(PY) bench/run.py
+bench: venv ## Measure what instrumentation costs; writes docs/benchmarks.md (about 10 min)
+	@$(PY) -m pip install -q -r requirements-bench.txt
+	@$(PY) bench/run.py $(BENCH_ARGS)
 
 lock: ## Re-pin app/requirements.txt from the unpinned list in app/requirements.in
 	@d=$$(mktemp -d); $(PYTHON) -m venv $$d; $$d/bin/pip install -q -r app/requirements.in; \

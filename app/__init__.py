@@ -2,7 +2,7 @@
 
 import os
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -10,11 +10,22 @@ from . import api, config, db, errors, health, logs, metrics, pages, request_id
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """Mark the session cookie Secure whenever the client reached us over HTTPS."""
+    """Flask's signed-cookie sessions, Secure whenever the client reached us over HTTPS, and
+    free for requests that carry no session cookie (most API calls): Flask builds a signing
+    serializer on every request otherwise."""
+
+    def open_session(self, app, request):
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app):
-        from flask import has_request_context, request
         return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
+
+    def save_session(self, app, session, response):
+        if not session and not session.modified and not session.accessed:
+            return  # nothing to write: skip computing the cookie's attributes on every request
+        super().save_session(app, session, response)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -22,9 +33,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Defaults, then the environment, then the test's overrides (the flaskr pattern).
     env = {**os.environ, **{k: str(v) for k, v in (test_config or {}).items()
                             if isinstance(v, (str, int, float))}}
-    app.config.update(config.load(env, app.instance_path))
-    if test_config:
-        app.config.update(test_config)
+    parsed = config.load(env, app.instance_path)
+    app.config.update(parsed)
+    # Scalars went through the same parsing as the environment; only other keys pass as they are.
+    app.config.update({k: v for k, v in (test_config or {}).items()
+                       if k not in parsed or not isinstance(v, (str, int, float))})
 
     hops = {k: app.config[f"PROXY_FIX_{k.upper()}"] for k in ("x_for", "x_proto", "x_host", "x_prefix")}
     if any(hops.values()):

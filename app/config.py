@@ -132,6 +132,7 @@ def load(env: Mapping[str, str] | None = None, instance_path: str = ".") -> dict
         "SESSION_COOKIE_SECURE": env_bool(env, "SESSION_COOKIE_SECURE", False),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "METRICS_ENABLED": env_bool(env, "METRICS_ENABLED", True),
         "LOG_LEVEL": env_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, fold=str.upper),
         "LOGSTASH_HOST": env_str(env, "LOGSTASH_HOST", ""),
         "LOGSTASH_PORT": env_int(env, "LOGSTASH_PORT", 5959, low=1, high=65535),

@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, g, jsonify
+from flask import Flask, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,9 @@ def _unexpected(exc: Exception):
         return _http_error(exc)
     original = getattr(exc, "original_exception", None) or exc
     log.error("unhandled exception", exc_info=original)
+    count = current_app.extensions.get("count_exception")
+    if count is not None:
+        count()
     return error_response(500, InternalServerError.description)
 
 

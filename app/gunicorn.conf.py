@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from app.config import ConfigError, env_choice, env_int, env_str, load
+from app.config import ConfigError, env_bool, env_choice, env_int, env_str, load
 
 _env = os.environ
 
@@ -39,6 +39,8 @@ try:
     max_requests = env_int(_env, "GUNICORN_MAX_REQUESTS", 10000, low=0, high=10**9)
     max_requests_jitter = env_int(_env, "GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10,
                                   low=0, high=10**9)
+    _access_log = env_bool(_env, "GUNICORN_ACCESS_LOG", True)
+    _metrics_enabled = env_bool(_env, "METRICS_ENABLED", True)
     forwarded_allow_ips = env_str(_env, "FORWARDED_ALLOW_IPS", "127.0.0.1")
     _metrics_port = env_int(_env, "METRICS_PORT", 9101, low=1, high=65535)
     _metrics_dir = _env.get("PROMETHEUS_MULTIPROC_DIR", "")
@@ -53,7 +55,7 @@ except ConfigError as exc:
     sys.exit(2)
 
 preload_app = False  # each worker builds its own app: no shared log queue or metric state
-accesslog = "-"
+accesslog = "-" if _access_log else None
 errorlog = "-"
 logger_class = "app.gunicorn_logging.JsonAccessLogger"
 loglevel = _env.get("LOG_LEVEL", "info").lower()
@@ -63,7 +65,7 @@ control_socket_disable = True  # the app does not use gunicornc; no socket in $H
 
 
 def when_ready(server):
-    if _metrics_dir:
+    if _metrics_dir and _metrics_enabled:
         from app import gunicorn_metrics
         queue_dir = _env.get("LOG_QUEUE_DIR") if _env.get("LOGSTASH_HOST") else None
         gunicorn_metrics.start(server, _metrics_port, log_queue_dir=queue_dir)

@@ -39,8 +39,12 @@ def child_pids(pid: int) -> set[int]:
 class Gunicorn:
     """One Gunicorn master with its workers; the metrics directory is emptied first, like the entrypoint."""
 
-    def __init__(self, workdir: Path, **env: str | int):
+    APP = ("-c", "app/gunicorn.conf.py", "app:create_app()")
+
+    def __init__(self, workdir: Path, gunicorn_args: list[str] | None = None, cwd: Path = ROOT, **env: str | int):
         self.workdir = workdir
+        self.gunicorn_args = list(gunicorn_args or self.APP)
+        self.cwd = cwd
         self.port = free_port()
         self.metrics_port = free_port()
         self.metrics_dir = workdir / "metrics"
@@ -78,7 +82,7 @@ class Gunicorn:
             if self.proc.poll() is not None:
                 raise AssertionError(f"gunicorn exited with {self.proc.returncode}:\n{self.output()}")
             try:
-                if requests.get(self.url + "/healthz", timeout=1).ok and self.scrape():
+                if requests.get(self.url + self.ready_path, timeout=1).ok and self.scrape_ready():
                     return self
             except requests.RequestException:
                 pass
@@ -97,6 +101,13 @@ class Gunicorn:
                 self.proc.wait()
         self._log.close()
         return time.monotonic() - started
+
+    ready_path = "/healthz"
+
+    def scrape_ready(self) -> bool:
+        if self.env.get("METRICS_ENABLED", "true") == "false":
+            return True
+        return bool(self.scrape())
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -42,3 +42,23 @@ def test_each_app_has_its_own_registry(make_app):
     first.test_client().get("/api/hello")
     assert sample(first, "flask_http_request_total", method="GET", status="200") == 1
     assert sample(second, "flask_http_request_total", method="GET", status="200") == 0
+
+
+def test_unhandled_exception_is_counted_once_as_500(make_app):
+    app = make_app()
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("kaboom")
+
+    app.test_client().get("/boom")
+    assert sample(app, "flask_http_request_exceptions_total", method="GET", status="500") == 1
+    assert sample(app, "flask_http_request_duration_seconds_count", method="GET", status="500", url_rule="/boom") == 1
+    assert sample(app, "flask_http_request_total", method="GET", status="500") == 1
+
+
+def test_unknown_methods_share_one_label(app):
+    client = app.test_client()
+    for method in ("PROPFIND", "BREW", "XYZZY"):
+        client.open("/api/hello", method=method)
+    assert sample(app, "flask_http_request_total", method="other", status="405") == 3

@@ -43,3 +43,18 @@ def test_session_cookie_is_secure_over_https(make_app):
     plain = client.get("/login").headers["Set-Cookie"]
     assert "Secure" in secure and "HttpOnly" in secure
     assert "Secure" not in plain
+
+
+def test_session_round_trips_through_the_fast_path(make_app):
+    app = make_app()
+
+    @app.get("/remember")
+    def remember():
+        from flask import session
+        session["n"] = session.get("n", 0) + 1
+        return {"n": session["n"]}
+
+    client = app.test_client()
+    assert client.get("/remember").get_json() == {"n": 1}
+    assert client.get("/remember").get_json() == {"n": 2}  # the signed cookie was read back
+    assert "Set-Cookie" not in client.get("/api/hello").headers

@@ -1,0 +1,103 @@
+"""Turn bench/results/latest.json into docs/benchmarks.md and docs/benchmarks.png."""
+
+from pathlib import Path
+
+TARGETS = {  # ratio: (target, higher is better, what it means)
+    "hello_metrics_vs_bare": (0.90, True, "metrics cost at most 10% on hello-world"),
+    "hello_full_vs_bare": (0.90, True, "full instrumentation costs at most 10% on hello-world"),
+    "items_full_vs_bare": (0.97, True, "full instrumentation costs at most 3% on the realistic endpoint"),
+    "hello_ours_full_vs_exporter_documented": (1.0, True, "ours beats the exporter's documented setup"),
+    "through_nginx_vs_direct": (0.80, True, "through Nginx keeps at least 80% of direct throughput"),
+    "gthread_vs_sync": (None, True, "gthread (3 x 4 threads) against sync (3 workers)"),
+}
+
+
+def _chart(results: dict, path: Path) -> bool:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    rows = results["throughput"]
+    names = list(rows)
+    medians = [rows[n]["median"] for n in names]
+    errors = [[m - rows[n]["min"] for n, m in zip(names, medians, strict=True)],
+              [rows[n]["max"] - m for n, m in zip(names, medians, strict=True)]]
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(names) + 1.2))
+    ax.barh(names, medians, xerr=errors, color="#2563eb", ecolor="#1d2330", capsize=3)
+    ax.invert_yaxis()
+    ax.set_xlabel("requests/s (median; bars: min to max of the repetitions)")
+    machine = results["machine"]
+    ax.set_title(f"flaskobs on {machine['cores']} cores, {machine['date']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write_report(results: dict, docs: Path) -> None:
+    docs.mkdir(exist_ok=True)
+    charted = _chart(results, docs / "benchmarks.png")
+    m, s = results["machine"], results["settings"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "What the bundle's instrumentation costs, measured by `make bench` on the machine below. Every",
+        "throughput figure is the median of interleaved repetitions; the figures that count are the",
+        "ratios, which are measured side by side in one run. Raw numbers: `bench/results/latest.json`.",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}, Python {m['python']}, "
+        f"{m['date']}. Load: `{s['wrk']} -d{s['seconds']}s`, {s['reps']} repetitions, Gunicorn with {s['workers']} "
+        "sync workers unless said otherwise, all on loopback.",
+        "",
+        "## Ratios",
+        "",
+        "| ratio | measured | target | met |",
+        "|---|---|---|---|",
+    ]
+    for key, value in results["ratios"].items():
+        target, _, meaning = TARGETS[key]
+        if value is None:
+            lines.append(f"| {meaning} | not measured | {target or '-'} | - |")
+            continue
+        met = "-" if target is None else ("yes" if value >= target else "**no**")
+        lines.append(f"| {meaning} | {value:.3f} | {'-' if target is None else f'>= {target:.2f}'} | {met} |")
+    lines += ["", "## Throughput", "", "| variant | median req/s | min | max |", "|---|---|---|---|"]
+    for name, row in results["throughput"].items():
+        lines.append(f"| {name} | {row['median']:.0f} | {row['min']:.0f} | {row['max']:.0f} |")
+    if charted:
+        lines += ["", "![throughput](benchmarks.png)"]
+    sc = results["scrape"]
+    lines += [
+        "", "## Metrics scrapes", "",
+        f"- {sc['ours_workers']} workers, after mixed traffic: **{sc['ours_ms']:.1f} ms** per scrape (target < 50 ms).",
+        f"- 3 workers, {sc['restarts']} worker restarts (`max_requests=1`): ours {sc['ours_before_churn_ms']:.1f} ms "
+        f"before, **{sc['ours_after_churn_ms']:.1f} ms after**, {sc['ours_files_after_churn']} files; the exporter's "
+        f"documented setup {sc['reference_before_churn_ms']:.1f} ms before, **{sc['reference_after_churn_ms']:.1f} ms "
+        f"after**, {sc['reference_files_after_churn']} files.",
+    ]
+    sh, lc = results["shipping"], results["log_call"]
+    lines += [
+        "", "## Logs", "",
+        f"- One log call on the request path (JSON to stdout and into the shipping queue): p50 "
+        f"{lc['p50_us']:.1f} us, **p99 {lc['p99_us']:.1f} us** (target < 30 us).",
+        f"- Sustained shipping with persistence on, to a local json_lines sink: ours "
+        f"**{sh['ours']['events_per_s']:.0f} events/s**, python-logstash-async's defaults "
+        f"**{sh['library']['events_per_s']:.0f} events/s** ({sh['ours']['events']} events each; delivered "
+        f"{sh['ours']['delivered']} and {sh['library']['delivered']}).",
+        f"- Memory: {results['memory']['mib_per_worker']:.0f} MiB resident per worker.",
+    ]
+    start = results.get("stack_start")
+    if start:
+        lines.append(f"- `metrics` profile from `up` to healthy (images built): {start['seconds']:.0f} s"
+                     f"{'' if start['grafana'] else ' (without Grafana: no image here)'}.")
+    lines += [
+        "", "## Reproduce", "",
+        "`make bench` (about 10 minutes; `python bench/run.py --quick` for a 3-minute pass). It needs wrk",
+        "(`apt-get install wrk`); the Nginx rows and the stack start-up need Docker and the bundle's images.",
+        "",
+        "Not measured yet: uWSGI, and OpenTelemetry's Flask instrumentation as a second reference.",
+        "",
+    ]
+    (docs / "benchmarks.md").write_text("\n".join(lines))

@@ -1,0 +1,320 @@
+"""`make bench`: what observability costs, measured side by side in one run on this machine.
+
+Every throughput figure is the median of interleaved repetitions (A B C A B C ...), so slow
+phases of a shared machine hit all variants alike; the figures that count are the ratios.
+Writes bench/results/latest.json, docs/benchmarks.md and docs/benchmarks.png.
+
+  python bench/run.py [--reps N] [--seconds S] [--quick]
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from support.docker import engine_error, image_present, image_vars  # noqa: E402
+from support.gunicorn import Gunicorn, free_port  # noqa: E402
+
+WRK = ["wrk", "-t2", "-c16"]
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal"))) * 1024
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem / 1024**3, 1),
+            "kernel": platform.release(), "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+
+
+def wrk(url: str, seconds: int) -> float:
+    out = subprocess.run([*WRK, f"-d{seconds}s", url], capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+class Variant:
+    """A server to load: started once, measured in every repetition, stopped at the end."""
+
+    def __init__(self, name: str, start, url_path: str = "/api/hello"):
+        self.name, self._start, self.path = name, start, url_path
+        self.samples: list[float] = []
+        self.url = ""
+        self.stop = lambda: None
+
+    def result(self) -> dict:
+        return {"median": statistics.median(self.samples), "min": min(self.samples), "max": max(self.samples),
+                "samples": self.samples}
+
+
+def ours(workdir: Path, name: str, **env) -> Gunicorn:
+    """Our app under our gunicorn.conf.py, 3 sync workers, no worker recycling during the run."""
+    defaults = {"GUNICORN_WORKERS": 3, "GUNICORN_MAX_REQUESTS": 0, "GUNICORN_MAX_REQUESTS_JITTER": 0,
+                "LOG_LEVEL": "WARNING"}
+    return Gunicorn(workdir / name, **{**defaults, **env})
+
+
+def start_gunicorn(server: Gunicorn, variant: Variant) -> None:
+    (server.workdir).mkdir(parents=True, exist_ok=True)
+    server.start()
+    variant.url = server.url + variant.path
+    variant.stop = server.stop
+
+
+def reference_pfe(workdir: Path, **env) -> Gunicorn:
+    """prometheus-flask-exporter's documented example, on the same Gunicorn and machine."""
+    server = Gunicorn(workdir / "pfe", gunicorn_args=["-c", str(ROOT / "bench/reference_pfe.conf.py"),
+                                                      "reference_pfe:app"], cwd=ROOT / "bench",
+                      GUNICORN_WORKERS=3, **env)
+    server.ready_path = "/api/hello"
+    return server
+
+
+class Nginx:
+    """Our Nginx configuration (TLS off, high rate limit) in the bundle's Nginx image, on the host
+    network, proxying to Gunicorn on 127.0.0.1:8000 (the `app` name resolves to it)."""
+
+    def __init__(self):
+        self.name = f"flaskobs-bench-nginx-{os.getpid()}"
+
+    def start(self) -> None:
+        subprocess.run(["docker", "run", "-d", "--rm", "--name", self.name, "--network", "host",
+                        "--add-host", "app:127.0.0.1", "--tmpfs", "/etc/nginx/conf.d",
+                        "-v", f"{ROOT}/services/nginx/config:/etc/nginx/flaskobs:ro",
+                        "-v", f"{ROOT}/app/static:/srv/static:ro",
+                        "-e", "TLS=off", "-e", "SERVER_NAME=127.0.0.1", "-e", "RATE_LIMIT=1000000r/s",
+                        "-e", "RATE_LIMIT_BURST=1000000", "--entrypoint", "/bin/sh", image_vars()["NGINX_IMAGE"],
+                        "/etc/nginx/flaskobs/render.sh", "nginx", "-g", "daemon off;"],
+                       check=True, capture_output=True)
+        for _ in range(100):
+            try:
+                requests.get("http://127.0.0.1:8081/nginx-health", timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("nginx did not start")
+
+    def stop(self) -> None:
+        subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
+
+
+def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> dict:
+    sink_port = free_port()
+    from support.sink import JsonLinesSink
+    sink = JsonLinesSink(sink_port).start()
+    bare = {"METRICS_ENABLED": "false", "GUNICORN_ACCESS_LOG": "false"}
+    full = {"LOGSTASH_HOST": "127.0.0.1", "LOGSTASH_PORT": sink_port}
+    specs = [
+        ("hello: bare app", ours(workdir, "bare", **bare), "/api/hello"),
+        ("hello: + metrics", ours(workdir, "metrics", GUNICORN_ACCESS_LOG="false"), "/api/hello"),
+        ("hello: + metrics + logs", ours(workdir, "full", **full), "/api/hello"),
+        ("hello: exporter's documented setup", reference_pfe(workdir), "/api/hello"),
+        ("hello: full, gthread 3x4", ours(workdir, "gthread", GUNICORN_WORKER_CLASS="gthread", GUNICORN_THREADS=4,
+                                          **full), "/api/hello"),
+        ("items: bare app", ours(workdir, "items-bare", **bare), "/api/items?limit=20"),
+        ("items: + metrics + logs", ours(workdir, "items-full", **full), "/api/items?limit=20"),
+    ]
+    nginx = None
+    if with_nginx:
+        specs.append(("hello: full, direct :8000", ours(workdir, "direct", GUNICORN_BIND="127.0.0.1:8000", **full),
+                      "/api/hello"))
+    variants = []
+    for name, server, path in specs:
+        variant = Variant(name, None, path)
+        start_gunicorn(server, variant)
+        variants.append(variant)
+    if with_nginx:
+        nginx = Nginx()
+        nginx.start()
+        through = Variant("hello: full, through Nginx", None)
+        through.url = "http://127.0.0.1:8080/api/hello"
+        static = Variant("Nginx static file (ceiling)", None)
+        static.url = "http://127.0.0.1:8080/static/style.css"
+        variants += [through, static]
+    # Seed the items table so the realistic endpoint reads 20 rows.
+    for v in variants:
+        if "items" in v.name:
+            base = v.url.split("/api/")[0]
+            for i in range(20):
+                requests.post(base + "/api/items", json={"name": f"item {i}", "price": i}, timeout=5)
+    try:
+        for v in variants:  # warm-up
+            wrk(v.url, 1)
+        for _ in range(reps):
+            for v in variants:
+                v.samples.append(wrk(v.url, seconds))
+    finally:
+        for v in variants:
+            v.stop()
+        if nginx:
+            nginx.stop()
+        sink.stop()
+    return {v.name: v.result() for v in variants}
+
+
+def scrape_times(workdir: Path, workers: int, restarts: int) -> dict:
+    """Median scrape time of our metrics port with `workers` workers and 10 routes' worth of
+    series, then after `restarts` worker recycles; the same for the exporter's documented set-up."""
+    def median_scrape(url: str) -> float:
+        samples = []
+        for _ in range(15):
+            started = time.perf_counter()
+            requests.get(url, timeout=60)
+            samples.append(time.perf_counter() - started)
+        return statistics.median(samples)
+
+    def traffic(base: str, n: int) -> None:
+        with requests.Session() as s:
+            for i in range(n):
+                s.get(base + ["/api/hello", "/api/items", f"/api/items/{i}", "/nope"][i % 4], timeout=10)
+
+    results = {}
+    server = ours(workdir, "scrape", GUNICORN_WORKERS=workers)
+    server.start()
+    try:
+        traffic(server.url, 200)
+        results["ours_workers"] = workers
+        results["ours_ms"] = median_scrape(f"http://127.0.0.1:{server.metrics_port}/metrics") * 1000
+    finally:
+        server.stop()
+    churn = ours(workdir, "churn", GUNICORN_WORKERS=3, GUNICORN_MAX_REQUESTS=1, GUNICORN_MAX_REQUESTS_JITTER=0)
+    churn.start()
+    try:
+        before = median_scrape(f"http://127.0.0.1:{churn.metrics_port}/metrics")
+        traffic(churn.url, restarts)
+        results["ours_before_churn_ms"] = before * 1000
+        results["ours_after_churn_ms"] = median_scrape(f"http://127.0.0.1:{churn.metrics_port}/metrics") * 1000
+        results["ours_files_after_churn"] = len(os.listdir(churn.metrics_dir))
+    finally:
+        churn.stop()
+    ref = reference_pfe(workdir / "ref-churn", GUNICORN_MAX_REQUESTS=1)
+    ref.start()
+    try:
+        before = median_scrape(f"http://127.0.0.1:{ref.metrics_port}/metrics")
+        traffic(ref.url, restarts)
+        results["reference_before_churn_ms"] = before * 1000
+        results["reference_after_churn_ms"] = median_scrape(f"http://127.0.0.1:{ref.metrics_port}/metrics") * 1000
+        results["reference_files_after_churn"] = len(os.listdir(ref.metrics_dir))
+    finally:
+        ref.stop()
+    results["restarts"] = restarts
+    return results
+
+
+def run_json(cmd: list[str]) -> str:
+    return subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
+
+
+def shipping(workdir: Path, n: int) -> dict:
+    out = {}
+    for variant in ("ours", "library"):
+        directory = workdir / f"ship-{variant}"
+        directory.mkdir(parents=True)
+        sent, got, emitted, delivered = run_json([sys.executable, "bench/ship_throughput.py", variant,
+                                                   str(free_port()), str(directory), str(n)]).split()
+        out[variant] = {"events": int(sent), "delivered": int(got), "events_per_s": int(got) / float(delivered),
+                        "emit_s": float(emitted)}
+    return out
+
+
+def log_call(workdir: Path) -> dict:
+    directory = workdir / "logcall"
+    directory.mkdir(parents=True)
+    return json.loads(run_json([sys.executable, "bench/log_call.py", str(free_port()), str(directory), "20000"]))
+
+
+def memory_per_worker(workdir: Path) -> dict:
+    server = ours(workdir, "memory")
+    server.start()
+    try:
+        requests.get(server.url + "/api/items", timeout=5)
+        values = [float(line.rsplit(" ", 1)[1]) for line in server.scrape().splitlines()
+                  if line.startswith("gunicorn_worker_resident_memory_bytes{")]
+    finally:
+        server.stop()
+    return {"mib_per_worker": statistics.median(values) / 1024**2}
+
+
+def stack_start(workdir: Path) -> dict | None:
+    """Seconds for the metrics profile (no Grafana where its image is missing) to be healthy."""
+    if engine_error() or not image_present(image_vars().get("PROMETHEUS_IMAGE", "")):
+        return None
+    from support.stack import compose_stack
+    services = ["app", "nginx", "prometheus", "nginx-exporter"]
+    with_grafana = image_present(image_vars().get("GRAFANA_IMAGE", ""))
+    started = time.perf_counter()
+    with compose_stack("bench", ["metrics"], workdir / "stack", services=services + (["grafana"] if with_grafana
+                                                                                     else [])):
+        took = time.perf_counter() - started
+    return {"seconds": took, "grafana": with_grafana}
+
+
+def ratios(t: dict) -> dict:
+    def r(a, b):
+        return t[a]["median"] / t[b]["median"] if a in t and b in t else None
+    return {
+        "hello_metrics_vs_bare": r("hello: + metrics", "hello: bare app"),
+        "hello_full_vs_bare": r("hello: + metrics + logs", "hello: bare app"),
+        "items_full_vs_bare": r("items: + metrics + logs", "items: bare app"),
+        "hello_ours_full_vs_exporter_documented": r("hello: + metrics + logs", "hello: exporter's documented setup"),
+        "gthread_vs_sync": r("hello: full, gthread 3x4", "hello: + metrics + logs"),
+        "through_nginx_vs_direct": r("hello: full, through Nginx", "hello: full, direct :8000"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, no stack start-up")
+    args = parser.parse_args()
+    if args.quick:
+        args.reps, args.seconds = 2, 3
+    if not shutil.which("wrk"):
+        print("bench: wrk is missing: apt-get install wrk", file=sys.stderr)
+        return 2
+    with_nginx = engine_error() is None and image_present(image_vars().get("NGINX_IMAGE", ""))
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="flaskobs-bench-") as tmp:
+        workdir = Path(tmp)
+        os.environ.setdefault("SECRET_KEY", "bench-" + os.urandom(24).hex())
+        print("bench: throughput (interleaved)...", flush=True)
+        results = {"machine": machine(), "settings": {"reps": args.reps, "seconds": args.seconds,
+                                                      "wrk": " ".join(WRK), "workers": 3}}
+        results["throughput"] = throughput(workdir, args.reps, args.seconds, with_nginx)
+        results["ratios"] = ratios(results["throughput"])
+        print("bench: scrape times...", flush=True)
+        results["scrape"] = scrape_times(workdir, workers=9, restarts=100 if args.quick else 300)
+        print("bench: log shipping and log call cost...", flush=True)
+        results["shipping"] = shipping(workdir, 5000 if args.quick else 20000)
+        results["log_call"] = log_call(workdir)
+        results["memory"] = memory_per_worker(workdir)
+        if not args.quick:
+            print("bench: stack start-up...", flush=True)
+            results["stack_start"] = stack_start(workdir)
+    results["duration_s"] = time.time() - started
+    out = ROOT / "bench/results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    from report import write_report
+    write_report(results, ROOT / "docs")
+    print(f"bench: done in {results['duration_s']:.0f} s; see docs/benchmarks.md")
+    return 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    sys.exit(main())
