@@ -136,6 +136,7 @@ def load(env: Mapping[str, str] | None = None, instance_path: str = ".") -> dict
         "LOG_LEVEL": env_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, fold=str.upper),
         "LOGSTASH_HOST": env_str(env, "LOGSTASH_HOST", ""),
         "LOGSTASH_PORT": env_int(env, "LOGSTASH_PORT", 5959, low=1, high=65535),
+        "LOG_SHIP_ACCESS": env_bool(env, "LOG_SHIP_ACCESS", False),
         "LOG_QUEUE_DIR": env_str(env, "LOG_QUEUE_DIR", os.path.join(os.path.abspath(instance_path), "log-queue")),
         "LOG_QUEUE_MAX_EVENTS": env_int(env, "LOG_QUEUE_MAX_EVENTS", 200_000, low=100, high=100_000_000),
         "LOG_EVENT_TTL": env_int(env, "LOG_EVENT_TTL", 7 * 24 * 3600, low=60, high=365 * 24 * 3600),

@@ -3,19 +3,36 @@
 Field names are flat (request_id, status, duration_ms, ...) rather than ECS: they read the
 same in the container log, in Kibana and in Nginx's access log, and a dedicated data stream
 (logs-flask-*) means no clash with ECS sources. The Logstash pipeline expects exactly these.
+
+Each request's access record is Gunicorn's JSON access log line (gunicorn_logging.py), with the
+route the app matched (passed through the WSGI environ). It is printed; it is shipped only with
+LOG_SHIP_ACCESS=true, because behind Nginx the shipped Nginx access log already records every
+request (the app never sees some of them) and shipping both costs a third of hello-world
+throughput (docs/benchmarks.md).
 """
 
 import json
 import logging
+import os
 import sys
 import time
-import uuid
-from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
 
 # LogRecord attributes that are not user extras.
-_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_RESERVED = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "request_context"}
+ROUTE_KEY = "flaskobs.route"  # WSGI environ key: the url rule the app matched, for the access log
+
+
+def timestamp(created: float) -> str:
+    """ISO-8601 UTC with milliseconds, as Logstash and Elasticsearch read it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(created % 1 * 1000):03d}Z"
+
+
+def static_fields() -> dict:
+    return {"service": os.environ.get("SERVICE_NAME", "flask-app"),
+            "environment": os.environ.get("APP_ENV", "production"),
+            "version": os.environ.get("APP_VERSION", "dev")}
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,20 +47,20 @@ class JsonFormatter(logging.Formatter):
         if cached is not None:
             return cached
         doc = {
-            "@timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
-            "event_id": uuid.uuid4().hex,
+            "@timestamp": timestamp(record.created),
+            "event_id": os.urandom(16).hex(),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
             "pid": record.process,
             **self.static,
         }
-        context = record.__dict__.get("request_context")
+        fields = record.__dict__
+        context = fields.get("request_context")
         if context:
             doc.update(context)
-        for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_") and key != "request_context":
+        for key, value in fields.items():
+            if key not in _RESERVED and key[0] != "_":
                 doc[key] = value
         if record.exc_info:
             doc["error_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
@@ -57,35 +74,25 @@ class RequestContextFilter(logging.Filter):
     """Attach the request id and request fields to every record made inside a request."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if has_request_context() and "request_context" not in record.__dict__:
-            rule = request.url_rule
+        if "request_context" not in record.__dict__ and has_request_context():
+            req = request._get_current_object()
+            rule = req.url_rule
             record.request_context = {
                 "request_id": g.get("request_id"),
-                "method": request.method,
+                "method": req.method,
                 "endpoint": rule.rule if rule is not None else None,
-                "path": request.path,
-                "remote_addr": request.remote_addr,  # the real client, once ProxyFix has run
+                "path": req.path,
+                "remote_addr": req.remote_addr,  # the real client, once ProxyFix has run
                 # request.user_agent is falsy with current Werkzeug; read the header itself.
-                "user_agent": request.headers.get("User-Agent", ""),
+                "user_agent": req.headers.get("User-Agent", ""),
             }
         return True
 
 
-def _access_log_start():
-    g.request_started = time.perf_counter()
-
-
-def _make_access_logger(access):
-    def _access_log(response):
-        started = g.pop("request_started", None)
-        if started is not None:
-            access.info("request", extra={
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                "bytes": response.calculate_content_length(),
-            })
-        return response
-    return _access_log
+def _note_route(response):
+    rule = request.url_rule
+    request.environ[ROUTE_KEY] = rule.rule if rule is not None else None
+    return response
 
 
 def init_app(app: Flask) -> None:
@@ -106,20 +113,17 @@ def init_app(app: Flask) -> None:
     root.setLevel(cfg["LOG_LEVEL"])
     app.logger.handlers.clear()  # Flask's default handler would print every line twice
     app.logger.propagate = True
-
-    # The per-request record goes to Logstash only: Gunicorn's JSON access log covers stdout.
-    access = logging.getLogger("app.access")
-    access.propagate = False
-    access.handlers.clear()
-    access.setLevel(logging.INFO)
+    app.after_request(_note_route)
 
     if cfg["LOGSTASH_HOST"]:
         from . import logship
         shipper = logship.install(cfg, formatter, app.extensions.get("log_events_dropped"))
         shipper.addFilter(context)
         root.addHandler(shipper)
-        access.addHandler(shipper)
+        access = logging.getLogger("gunicorn.access")
+        for handler in list(access.handlers):
+            if isinstance(handler, logship.ShippingHandler):
+                access.removeHandler(handler)
+        if cfg["LOG_SHIP_ACCESS"]:  # the line is already JSON (gunicorn_logging.py): shipped as is
+            access.addHandler(shipper)
         app.extensions["log_shipper"] = shipper
-        app.before_request(_access_log_start)
-        app.after_request(_make_access_logger(access))
-    # Without Logstash the access record would have no handler: skip its cost entirely.

@@ -121,6 +121,8 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> dict
         ("hello: bare app", ours(workdir, "bare", **bare), "/api/hello"),
         ("hello: + metrics", ours(workdir, "metrics", GUNICORN_ACCESS_LOG="false"), "/api/hello"),
         ("hello: + metrics + logs", ours(workdir, "full", **full), "/api/hello"),
+        ("hello: + metrics + logs, access log shipped too", ours(workdir, "full-access", LOG_SHIP_ACCESS="true",
+                                                                **full), "/api/hello"),
         ("hello: exporter's documented setup", reference_pfe(workdir), "/api/hello"),
         ("hello: full, gthread 3x4", ours(workdir, "gthread", GUNICORN_WORKER_CLASS="gthread", GUNICORN_THREADS=4,
                                           **full), "/api/hello"),
@@ -132,25 +134,25 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> dict
         specs.append(("hello: full, direct :8000", ours(workdir, "direct", GUNICORN_BIND="127.0.0.1:8000", **full),
                       "/api/hello"))
     variants = []
-    for name, server, path in specs:
-        variant = Variant(name, None, path)
-        start_gunicorn(server, variant)
-        variants.append(variant)
-    if with_nginx:
-        nginx = Nginx()
-        nginx.start()
-        through = Variant("hello: full, through Nginx", None)
-        through.url = "http://127.0.0.1:8080/api/hello"
-        static = Variant("Nginx static file (ceiling)", None)
-        static.url = "http://127.0.0.1:8080/static/style.css"
-        variants += [through, static]
-    # Seed the items table so the realistic endpoint reads 20 rows.
-    for v in variants:
-        if "items" in v.name:
-            base = v.url.split("/api/")[0]
-            for i in range(20):
-                requests.post(base + "/api/items", json={"name": f"item {i}", "price": i}, timeout=5)
     try:
+        for name, server, path in specs:
+            variant = Variant(name, None, path)
+            variants.append(variant)
+            start_gunicorn(server, variant)
+        if with_nginx:
+            nginx = Nginx()
+            nginx.start()
+            through = Variant("hello: full, through Nginx", None)
+            through.url = "http://127.0.0.1:8080/api/hello"
+            static = Variant("Nginx static file (ceiling)", None)
+            static.url = "http://127.0.0.1:8080/static/style.css"
+            variants += [through, static]
+        # Seed the items table so the realistic endpoint reads 20 rows.
+        for v in variants:
+            if "items" in v.name:
+                base = v.url.split("/api/")[0]
+                for i in range(20):
+                    requests.post(base + "/api/items", json={"name": f"item {i}", "price": i}, timeout=5)
         for v in variants:  # warm-up
             wrk(v.url, 1)
         for _ in range(reps):

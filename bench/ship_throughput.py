@@ -29,6 +29,7 @@ def main() -> None:
         handler.setFormatter(formatter)
     logger = logging.getLogger("bench.ship")
     logger.propagate = False
+    logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     started = time.perf_counter()
     for i in range(n):

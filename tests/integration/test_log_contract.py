@@ -42,7 +42,7 @@ def send(stack, ids: list[str]) -> float:
 
 
 def wait_all_once(stack, ids: list[str], timeout: float = 60) -> list[dict]:
-    wanted = {(i, logger) for i in ids for logger in ("app.api", "app.access")}
+    wanted = {(i, logger) for i in ids for logger in ("app.api", "gunicorn.access")}
     deadline = time.monotonic() + timeout
     while True:
         events = [e for e in received(stack) if e.get("request_id") in set(ids)]
@@ -62,7 +62,7 @@ def test_events_carry_the_fields_the_pipeline_expects(stack):
     created = next(e for e in events if e["logger"] == "app.api")
     for field, kind in PIPELINE_FIELDS.items():
         assert isinstance(created.get(field), kind) and created[field] != "", field
-    access = next(e for e in events if e["logger"] == "app.access")
+    access = next(e for e in events if e["logger"] == "gunicorn.access")
     assert access["status"] == 201 and isinstance(access["duration_ms"], float)
     assert created["user_agent"] == "contract" and created["environment"] == "production"
 

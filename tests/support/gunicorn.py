@@ -64,6 +64,7 @@ class Gunicorn:
             "LOGSTASH_HOST": "",
         }
         self.env.update({k: str(v) for k, v in env.items()})
+        self.port = int(self.env["GUNICORN_BIND"].rsplit(":", 1)[1])  # an override may name the port
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -73,10 +74,9 @@ class Gunicorn:
     def start(self, timeout: float = 30) -> "Gunicorn":
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
         self.metrics_dir.mkdir(parents=True)
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "app/gunicorn.conf.py",
-                                      "app:create_app()"], cwd=ROOT, env=self.env,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self._log = open(self.log_path, "ab")  # closed in stop()
+        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", *self.gunicorn_args], cwd=self.cwd,
+                                     env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

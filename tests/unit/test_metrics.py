@@ -62,3 +62,10 @@ def test_unknown_methods_share_one_label(app):
     for method in ("PROPFIND", "BREW", "XYZZY"):
         client.open("/api/hello", method=method)
     assert sample(app, "flask_http_request_total", method="other", status="405") == 3
+
+
+def test_metrics_can_be_switched_off(make_app):
+    # A string from test_config goes through the same parsing as the environment ("false" is off).
+    app = make_app(METRICS_ENABLED="false")
+    assert "metrics" not in app.extensions
+    assert app.test_client().get("/api/items").status_code == 200
