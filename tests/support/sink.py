@@ -37,6 +37,12 @@ class JsonLinesSink:
         """Stop accepting; connections already open are read to their end."""
         server, self._server = self._server, None
         if server is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone leaves the socket
+            # listening until then, and a restart on the same port fails with EADDRINUSE.
+            try:
+                server.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             server.close()
 
     def _accept(self, server: socket.socket) -> None:
