@@ -51,6 +51,14 @@ class JsonAccessLogger(Logger):
         }
         line = json.dumps(doc, ensure_ascii=False)
         try:
-            self.access_log.info(line, extra={"_json_line": line})
+            if self._direct_stdout():
+                os.write(1, line.encode() + b"\n")  # one syscall, no logging machinery (~10 us less)
+            else:  # another handler (the log shipper) wants the record too
+                self.access_log.info(line, extra={"_json_line": line})
         except Exception:
             self.exception("Failed to write the access log")
+
+    def _direct_stdout(self) -> bool:
+        handlers = self.access_log.handlers
+        return (self.cfg.accesslog == "-" and len(handlers) == 1
+                and getattr(handlers[0], "stream", None) is not None and handlers[0].stream.fileno() == 1)

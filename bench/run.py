@@ -131,8 +131,10 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> dict
     ]
     nginx = None
     if with_nginx:
-        specs.append(("hello: full, direct :8000", ours(workdir, "direct", GUNICORN_BIND="127.0.0.1:8000", **full),
-                      "/api/hello"))
+        # gthread: Nginx keeps upstream connections alive with it (sync workers close each one).
+        specs.append(("hello: full gthread, direct :8000", ours(workdir, "direct", GUNICORN_BIND="127.0.0.1:8000",
+                                                                GUNICORN_WORKER_CLASS="gthread", GUNICORN_THREADS=4,
+                                                                **full), "/api/hello"))
     variants = []
     try:
         for name, server, path in specs:
@@ -142,7 +144,7 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> dict
         if with_nginx:
             nginx = Nginx()
             nginx.start()
-            through = Variant("hello: full, through Nginx", None)
+            through = Variant("hello: full gthread, through Nginx", None)
             through.url = "http://127.0.0.1:8080/api/hello"
             static = Variant("Nginx static file (ceiling)", None)
             static.url = "http://127.0.0.1:8080/static/style.css"
@@ -273,7 +275,7 @@ def ratios(t: dict) -> dict:
         "items_full_vs_bare": r("items: + metrics + logs", "items: bare app"),
         "hello_ours_full_vs_exporter_documented": r("hello: + metrics + logs", "hello: exporter's documented setup"),
         "gthread_vs_sync": r("hello: full, gthread 3x4", "hello: + metrics + logs"),
-        "through_nginx_vs_direct": r("hello: full, through Nginx", "hello: full, direct :8000"),
+        "through_nginx_vs_direct": r("hello: full gthread, through Nginx", "hello: full gthread, direct :8000"),
     }
 
 
