@@ -194,26 +194,18 @@ def scrape_times(workdir: Path, workers: int, restarts: int) -> dict:
         results["ours_ms"] = median_scrape(f"http://127.0.0.1:{server.metrics_port}/metrics") * 1000
     finally:
         server.stop()
-    churn = ours(workdir, "churn", GUNICORN_WORKERS=3, GUNICORN_MAX_REQUESTS=1, GUNICORN_MAX_REQUESTS_JITTER=0)
-    churn.start()
-    try:
-        before = median_scrape(f"http://127.0.0.1:{churn.metrics_port}/metrics")
-        traffic(churn.url, restarts)
-        results["ours_before_churn_ms"] = before * 1000
-        results["ours_after_churn_ms"] = median_scrape(f"http://127.0.0.1:{churn.metrics_port}/metrics") * 1000
-        results["ours_files_after_churn"] = len(os.listdir(churn.metrics_dir))
-    finally:
-        churn.stop()
-    ref = reference_pfe(workdir / "ref-churn", GUNICORN_MAX_REQUESTS=1)
-    ref.start()
-    try:
-        before = median_scrape(f"http://127.0.0.1:{ref.metrics_port}/metrics")
-        traffic(ref.url, restarts)
-        results["reference_before_churn_ms"] = before * 1000
-        results["reference_after_churn_ms"] = median_scrape(f"http://127.0.0.1:{ref.metrics_port}/metrics") * 1000
-        results["reference_files_after_churn"] = len(os.listdir(ref.metrics_dir))
-    finally:
-        ref.stop()
+    for prefix, server in (("ours", ours(workdir, "churn", GUNICORN_WORKERS=3, GUNICORN_MAX_REQUESTS=1,
+                                         GUNICORN_MAX_REQUESTS_JITTER=0)),
+                           ("reference", reference_pfe(workdir / "ref-churn", GUNICORN_MAX_REQUESTS=1))):
+        server.start()
+        try:
+            url = f"http://127.0.0.1:{server.metrics_port}/metrics"
+            results[f"{prefix}_before_churn_ms"] = median_scrape(url) * 1000
+            traffic(server.url, restarts)
+            results[f"{prefix}_after_churn_ms"] = median_scrape(url) * 1000
+            results[f"{prefix}_files_after_churn"] = len(os.listdir(server.metrics_dir))
+        finally:
+            server.stop()
     results["restarts"] = restarts
     return results
 

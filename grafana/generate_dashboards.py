@@ -57,6 +57,16 @@ def dashboard(uid: str, title: str, panels: list[tuple[dict, int, int]], links=(
     }
 
 
+def es_count_by(field: str, query: str) -> dict:
+    """An Elasticsearch target: documents matching `query` over time, split by `field`."""
+    return {"datasource": ES, "refId": "A", "query": query, "metrics": [{"id": "1", "type": "count"}],
+            "timeField": "@timestamp",
+            "bucketAggs": [{"id": "2", "type": "terms", "field": field,
+                            "settings": {"size": "10", "order": "desc", "orderBy": "_count"}},
+                           {"id": "3", "type": "date_histogram", "field": "@timestamp",
+                            "settings": {"interval": "auto"}}]}
+
+
 def link(title: str, uid: str) -> dict:
     return {"title": title, "type": "link", "url": f"/d/{uid}", "keepTime": True, "targetBlank": False}
 
@@ -133,13 +143,8 @@ def nginx() -> dict:
         (panel("timeseries", "Requests / s", [prom(f"sum(rate(nginx_http_requests_total[{RATE}]))", "requests")],
                "reqps"), 12, 8),
         # stub_status has no status codes or timings: they come from Nginx's JSON access log (logs profile).
-        (panel("timeseries", "Responses by status class (access log, logs profile)", [
-            {"datasource": ES, "refId": "A", "query": 'logger:"nginx.access"',
-             "metrics": [{"id": "1", "type": "count"}], "timeField": "@timestamp",
-             "bucketAggs": [{"id": "2", "type": "terms", "field": "status_class",
-                             "settings": {"size": "10", "order": "desc", "orderBy": "_count"}},
-                            {"id": "3", "type": "date_histogram", "field": "@timestamp",
-                             "settings": {"interval": "auto"}}]}], datasource=ES), 12, 8),
+        (panel("timeseries", "Responses by status class (access log, logs profile)",
+               [es_count_by("status_class", 'logger:"nginx.access"')], datasource=ES), 12, 8),
         (panel("timeseries", "Upstream response time (access log, logs profile)", [
             {"datasource": ES, "refId": "A", "query": 'logger:"nginx.access"',
              "metrics": [{"id": "1", "type": "percentiles", "field": "upstream_response_time",
@@ -155,14 +160,8 @@ def logs() -> dict:
     request_id = {"name": "request_id", "label": "Request id", "type": "textbox", "query": "*",
                   "current": {"text": "*", "value": "*"}, "description": "From the X-Request-ID response header"}
     return dashboard("flask-logs", "Logs", [
-        (panel("timeseries", "Log lines by level", [
-            {"datasource": ES, "refId": "A", "query": "*", "metrics": [{"id": "1", "type": "count"}],
-             "timeField": "@timestamp",
-             "bucketAggs": [{"id": "2", "type": "terms", "field": "level",
-                             "settings": {"size": "10", "order": "desc", "orderBy": "_count"}},
-                            {"id": "3", "type": "date_histogram", "field": "@timestamp",
-                             "settings": {"interval": "auto"}}]}], datasource=ES), 24, 7),
-        (panel("logs", "Lines of the request id (app, Gunicorn and Nginx)", [
+        (panel("timeseries", "Log lines by level", [es_count_by("level", "*")], datasource=ES), 24, 7),
+        (panel("logs", "Lines of the request id (app and Nginx)", [
             {"datasource": ES, "refId": "A", "query": "request_id:$request_id",
              "metrics": [{"id": "1", "type": "logs"}], "bucketAggs": [], "timeField": "@timestamp"}],
             datasource=ES, showTime=True, wrapLogMessage=True, sortOrder="Ascending"), 24, 16),
