@@ -28,7 +28,7 @@ export DOCKER_BUILDKIT := 0
 endif
 
 .PHONY: help init up down ps logs preflight test test-unit test-config test-integration \
-        lint bench clean images-airgap lock venv build-ca start
+        lint bench clean images-airgap lock venv build-ca start test-e2e
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2} /^## /{printf "\n\033[33m%s\033[0m\n", substr($$0, 4)}' $(MAKEFILE_LIST)
@@ -92,6 +92,9 @@ test-config: venv build-ca ## Static checks: compose config per profile, nginx -
 
 test-integration: venv build-ca ## Integration tests: real containers per profile (testcontainers)
 	@$(PY) -m pytest tests/integration
+
+test-e2e: venv build-ca ## On a host with registry access: also the Grafana, Elastic and upstream-image tests, none may skip
+	@REQUIRED_TIERS=config,integration,config:registry,integration:registry $(PY) -m pytest tests/config tests/integration
 
 lint: venv ## Lint Python with ruff
 	@$(VENV)/bin/ruff check .

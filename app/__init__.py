@@ -45,12 +45,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.session_interface = _SessionInterface()
 
     request_id.init_app(app)
-    prom = metrics.init_app(app)
+    metrics.init_app(app)
     logs.init_app(app)
     db.init_app(app, observe=app.extensions["observe_query"])
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
-    app.extensions["prometheus"] = prom
     return app

@@ -11,10 +11,6 @@ HEADER = "X-Request-ID"
 log = logging.getLogger(__name__)
 
 
-def current() -> str | None:
-    return g.get("request_id")
-
-
 def _assign():
     incoming = request.headers.get(HEADER)
     if valid_request_id(incoming):

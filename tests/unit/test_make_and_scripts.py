@@ -1,0 +1,51 @@
+"""The first five minutes: make init keeps its secrets, bad profiles and missing images are
+named before anything starts."""
+
+import shutil
+import subprocess
+import sys
+
+from support.docker import ROOT
+
+
+def test_init_twice_keeps_the_secrets(tmp_path):
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env.example")
+    run = [sys.executable, str(ROOT / "scripts/init_env.py"), str(tmp_path)]
+    subprocess.run(run, check=True, capture_output=True)
+    first = (tmp_path / ".env").read_text()
+    assert "SECRET_KEY=\n" not in first and "ELASTIC_PASSWORD=\n" not in first
+    out = subprocess.run(run, check=True, capture_output=True, text=True).stdout
+    assert (tmp_path / ".env").read_text() == first
+    assert "new secrets: none" in out and "kept" in out
+    assert (tmp_path / ".env").stat().st_mode & 0o077 == 0  # secrets are not world-readable
+
+
+def test_init_fills_a_secret_that_was_emptied(tmp_path):
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env.example")
+    run = [sys.executable, str(ROOT / "scripts/init_env.py"), str(tmp_path)]
+    subprocess.run(run, check=True, capture_output=True)
+    lines = (tmp_path / ".env").read_text().splitlines()
+    kept = next(line for line in lines if line.startswith("SECRET_KEY="))
+    lines = ["GRAFANA_ADMIN_PASSWORD=" if line.startswith("GRAFANA_ADMIN_PASSWORD=") else line for line in lines]
+    (tmp_path / ".env").write_text("\n".join(lines) + "\n")
+    out = subprocess.run(run, check=True, capture_output=True, text=True).stdout
+    assert "new secrets: GRAFANA_ADMIN_PASSWORD" in out
+    text = (tmp_path / ".env").read_text()
+    assert kept in text and "GRAFANA_ADMIN_PASSWORD=\n" not in text
+
+
+def test_make_up_with_a_bad_profile_fails_at_once_and_writes_nothing(tmp_path):
+    for name in ("Makefile", ".env.example"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
+    out = subprocess.run(["make", "-C", str(tmp_path), "up", "PROFILE=nonsense"], capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "PROFILE='nonsense' is not allowed; allowed: app, proxy, metrics, logs, full" in out.stderr
+    assert not (tmp_path / ".env").exists()
+
+
+def test_make_help_lists_every_public_target():
+    out = subprocess.run(["make", "-C", str(ROOT)], capture_output=True, text=True, check=True).stdout
+    for target in ("init", "up", "down", "ps", "logs", "test", "test-unit", "test-integration", "lint", "bench",
+                   "clean", "images-airgap"):
+        assert f" {target} " in out.replace("\x1b[0m", " ").replace("\x1b[36m", " "), target
