@@ -5,7 +5,7 @@ compose=("$@")
 url() {  # url SERVICE PORT SCHEME LABEL PATH
   local addr
   addr=$("${compose[@]}" port "$1" "$2" 2>/dev/null | head -n1) || return 0
-  [ -n "$addr" ] || return 0
+  case "$addr" in ""|:*|*:0) return 0 ;; esac  # not published
   addr=${addr/0.0.0.0/localhost}
   printf '  %-12s %s://%s%s\n' "$4" "$3" "$addr" "$5"
 }
