@@ -37,19 +37,6 @@ def env_int(env: Mapping[str, str], name: str, default: int, *, low: int, high: 
     return value
 
 
-def env_float(env: Mapping[str, str], name: str, default: float, *, low: float, high: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number; allowed: {low}..{high}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={value} is out of range; allowed: {low}..{high}")
-    return value
-
-
 def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
