@@ -42,7 +42,7 @@ init: ## Write .env with fresh random secrets and a development TLS certificate 
 	@$(MAKE) --no-print-directory init
 
 preflight: ## Check engine, Compose, memory and images for PROFILE before starting
-	@$(PYTHON) scripts/preflight.py $(PROFILE) -- $(COMPOSE) $(PROFILE_FLAGS)
+	@$(PYTHON) scripts/preflight.py $(PROFILE) -- $(COMPOSE)
 
 build-ca:
 	@# pip inside the image build needs this host's CA bundle when it has a special one.
