@@ -83,6 +83,47 @@ def reference_pfe(workdir: Path, **env) -> Gunicorn:
     return server
 
 
+def reference_otel(workdir: Path) -> Gunicorn:
+    """OpenTelemetry's Flask instrumentation with its Prometheus exporter, same Gunicorn."""
+    server = Gunicorn(workdir / "otel", cwd=ROOT / "bench", METRICS_ENABLED="false")
+    server.gunicorn_args = ["-w", "3", "-b", f"127.0.0.1:{server.port}", "reference_otel:app"]
+    server.ready_path = "/api/hello"
+    return server
+
+
+class Uwsgi:
+    """Our bare app under uWSGI (3 processes, app loaded after fork like our Gunicorn setup)."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workdir = workdir / "uwsgi"
+        self.proc = None
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "APP_ENV": "production", "METRICS_ENABLED": "false", "LOG_LEVEL": "WARNING",
+               "DATABASE_URL": f"sqlite:///{self.workdir}/app.db", "LOG_QUEUE_DIR": str(self.workdir / "queue")}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.proc = subprocess.Popen([str(Path(sys.executable).with_name("uwsgi")), "--http-socket",
+                                      f"127.0.0.1:{self.port}", "--master", "--processes", "3", "--lazy-apps",
+                                      "--need-app", "--die-on-term", "--disable-logging", "--pythonpath", str(ROOT),
+                                      "--pythonpath", str(ROOT / "bench"), "--module", "uwsgi_app"],
+                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("uWSGI did not start")
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(30)
+
+
 class Nginx:
     """Our Nginx configuration (TLS off, high rate limit) in the bundle's Nginx image, on the host
     network, proxying to Gunicorn on 127.0.0.1:8000 (the `app` name resolves to it)."""
@@ -124,6 +165,7 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> dict
         ("hello: + metrics + logs, access log shipped too", ours(workdir, "full-access", LOG_SHIP_ACCESS="true",
                                                                 **full), "/api/hello"),
         ("hello: exporter's documented setup", reference_pfe(workdir), "/api/hello"),
+        ("hello: OpenTelemetry Flask + Prometheus", reference_otel(workdir), "/api/hello"),
         ("hello: full, gthread 3x4", ours(workdir, "gthread", GUNICORN_WORKER_CLASS="gthread", GUNICORN_THREADS=4,
                                           **full), "/api/hello"),
         ("items: bare app", ours(workdir, "items-bare", **bare), "/api/items?limit=20"),
@@ -141,6 +183,12 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> dict
             variant = Variant(name, None, path)
             variants.append(variant)
             start_gunicorn(server, variant)
+        if shutil.which(str(Path(sys.executable).with_name("uwsgi"))):
+            uwsgi = Uwsgi(workdir)
+            uwsgi.start()
+            variant = Variant("hello: bare app on uWSGI", None)
+            variant.url, variant.stop = uwsgi.url + "/api/hello", uwsgi.stop
+            variants.append(variant)
         if with_nginx:
             nginx = Nginx()
             nginx.start()
@@ -266,6 +314,9 @@ def ratios(t: dict) -> dict:
         "hello_full_vs_bare": r("hello: + metrics + logs", "hello: bare app"),
         "items_full_vs_bare": r("items: + metrics + logs", "items: bare app"),
         "hello_ours_full_vs_exporter_documented": r("hello: + metrics + logs", "hello: exporter's documented setup"),
+        "hello_ours_metrics_vs_exporter_documented": r("hello: + metrics", "hello: exporter's documented setup"),
+        "hello_ours_full_vs_otel": r("hello: + metrics + logs", "hello: OpenTelemetry Flask + Prometheus"),
+        "uwsgi_vs_gunicorn_bare": r("hello: bare app on uWSGI", "hello: bare app"),
         "gthread_vs_sync": r("hello: full, gthread 3x4", "hello: + metrics + logs"),
         "through_nginx_vs_direct": r("hello: full gthread, through Nginx", "hello: full gthread, direct :8000"),
     }
