@@ -29,10 +29,21 @@ def test_counts_are_exact_across_recycled_workers(tmp_path):
         assert len(os.listdir(server.metrics_dir)) <= 3 * (3 + 1)
 
 
+def exact(server: Gunicorn, expected: float, timeout: float = 5.0) -> None:
+    """The scraped count equals `expected` (polled briefly; the failure shows the scrape)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = server.scrape()
+        if server.value(HELLO, text) == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert server.value(HELLO, text) == expected, text[:3000] + "\n--- gunicorn ---\n" + server.output()[-3000:]
+
+
 def test_sigkilled_worker_loses_no_counts(tmp_path):
     with Gunicorn(tmp_path, GUNICORN_WORKERS=2) as server:
         hit(server, 40)
-        assert server.value(HELLO) == 40
+        exact(server, 40)
         victim = sorted(server.workers())[0]
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 20
@@ -42,9 +53,9 @@ def test_sigkilled_worker_loses_no_counts(tmp_path):
                 break
             time.sleep(0.2)
         assert victim not in server.workers()
-        assert server.value(HELLO) == 40  # the killed worker's counts survive it
+        exact(server, 40)  # the killed worker's counts survive it
         hit(server, 10)
-        assert server.value(HELLO) == 50
+        exact(server, 50)
 
 
 def median_scrape_seconds(server: Gunicorn, repeats: int = 7) -> float:
