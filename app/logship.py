@@ -1,7 +1,7 @@
 """Ship log records to Logstash with python-logstash-async, losing none.
 
-What the library's defaults get wrong, and what this module changes (measured facts in
-docs/logging.md):
+What the library's defaults get wrong, and what this module changes (README, "How to configure
+logs"; figures in docs/benchmarks.md):
 - One SQLite queue file per worker *slot*, claimed with flock: workers never share a file
   (sharing lets one worker delete another's in-flight events), a replacement worker adopts
   its predecessor's backlog, and orphaned files of vanished slots are merged, not forgotten.

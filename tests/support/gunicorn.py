@@ -13,6 +13,8 @@ from pathlib import Path
 
 import requests
 
+from app.config import env_bool
+
 from .docker import ROOT
 
 
@@ -105,7 +107,7 @@ class Gunicorn:
     ready_path = "/healthz"
 
     def scrape_ready(self) -> bool:
-        if self.env.get("METRICS_ENABLED", "true") == "false":
+        if not env_bool(self.env, "METRICS_ENABLED", True):  # parsed as the app parses it
             return True
         return bool(self.scrape())
 
