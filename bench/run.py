@@ -49,11 +49,9 @@ def wrk(url: str, seconds: int) -> float:
 class Variant:
     """A server to load: started once, measured in every repetition, stopped at the end."""
 
-    def __init__(self, name: str, start, url_path: str = "/api/hello"):
-        self.name, self._start, self.path = name, start, url_path
+    def __init__(self, name: str, url: str, stop=lambda: None):
+        self.name, self.url, self.stop = name, url, stop
         self.samples: list[float] = []
-        self.url = ""
-        self.stop = lambda: None
 
     def result(self) -> dict:
         return {"median": statistics.median(self.samples), "min": min(self.samples), "max": max(self.samples),
@@ -67,11 +65,10 @@ def ours(workdir: Path, name: str, **env) -> Gunicorn:
     return Gunicorn(workdir / name, **{**defaults, **env})
 
 
-def start_gunicorn(server: Gunicorn, variant: Variant) -> None:
-    (server.workdir).mkdir(parents=True, exist_ok=True)
+def start_gunicorn(server: Gunicorn, name: str, path: str) -> Variant:
+    server.workdir.mkdir(parents=True, exist_ok=True)
     server.start()
-    variant.url = server.url + variant.path
-    variant.stop = server.stop
+    return Variant(name, server.url + path, server.stop)
 
 
 def reference_pfe(workdir: Path, **env) -> Gunicorn:
@@ -180,23 +177,16 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> dict
     variants = []
     try:
         for name, server, path in specs:
-            variant = Variant(name, None, path)
-            variants.append(variant)
-            start_gunicorn(server, variant)
+            variants.append(start_gunicorn(server, name, path))
         if shutil.which(str(Path(sys.executable).with_name("uwsgi"))):
             uwsgi = Uwsgi(workdir)
             uwsgi.start()
-            variant = Variant("hello: bare app on uWSGI", None)
-            variant.url, variant.stop = uwsgi.url + "/api/hello", uwsgi.stop
-            variants.append(variant)
+            variants.append(Variant("hello: bare app on uWSGI", uwsgi.url + "/api/hello", uwsgi.stop))
         if with_nginx:
             nginx = Nginx()
             nginx.start()
-            through = Variant("hello: full gthread, through Nginx", None)
-            through.url = "http://127.0.0.1:8080/api/hello"
-            static = Variant("Nginx static file (ceiling)", None)
-            static.url = "http://127.0.0.1:8080/static/style.css"
-            variants += [through, static]
+            variants += [Variant("hello: full gthread, through Nginx", "http://127.0.0.1:8080/api/hello"),
+                         Variant("Nginx static file (ceiling)", "http://127.0.0.1:8080/static/style.css")]
         # Seed the items table so the realistic endpoint reads 20 rows.
         for v in variants:
             if "items" in v.name:
