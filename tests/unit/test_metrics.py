@@ -32,8 +32,16 @@ def test_probes_and_static_files_are_not_counted(app):
 
 
 def test_database_latency_and_app_info(app):
-    app.test_client().get("/api/items")
-    assert sample(app, "flask_db_query_duration_seconds_count", operation="select") >= 2
+    def count(operation):
+        return sample(app, "flask_db_query_duration_seconds_count", operation=operation)
+
+    client = app.test_client()
+    before = count("select"), count("insert")
+    client.get("/api/items")  # a page of rows and the total: two statements
+    assert (count("select"), count("insert")) == (before[0] + 2, before[1])
+    assert client.post("/api/items", json={"name": "a", "price": 1}).status_code == 201
+    assert count("insert") == before[1] + 1
+    assert sample(app, "flask_db_query_duration_seconds_sum", operation="select") > 0
     assert sample(app, "flask_app_info", service="flask-app", version="dev") == 1
 
 
