@@ -1,0 +1,68 @@
+"""Nginx's buffered access log (4k, flushed every second) still delivers every line: while it
+runs, within the flush interval; when it stops, from the buffer it holds at that moment."""
+
+import json
+import subprocess
+import time
+import uuid
+
+import pytest
+import requests
+from support.docker import ROOT, image_vars, require_images
+
+
+@pytest.fixture
+def nginx():
+    """Our Nginx config alone (TLS off; `app` points at nothing, so answers come from the JSON 502 server)."""
+    require_images("NGINX_IMAGE")
+    name = f"flaskobs-test-nginx-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "run", "-d", "--name", name, "-p", "127.0.0.1::8080", "--add-host", "app:127.0.0.1",
+                    "--tmpfs", "/etc/nginx/conf.d", "-v", f"{ROOT}/services/nginx/config:/etc/nginx/flaskobs:ro",
+                    "-e", "TLS=off", "-e", "SERVER_NAME=127.0.0.1", "--entrypoint", "/bin/sh",
+                    image_vars()["NGINX_IMAGE"], "/etc/nginx/flaskobs/render.sh", "nginx", "-g", "daemon off;"],
+                   check=True, capture_output=True)
+    try:
+        port = subprocess.run(["docker", "port", name, "8080"], capture_output=True, text=True,
+                              check=True).stdout.split(":")[-1].strip()
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                requests.get(url + "/api/hello", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        yield name, url
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+def logged_ids(name: str) -> list[str]:
+    out = subprocess.run(["docker", "logs", name], capture_output=True, text=True).stdout
+    return [json.loads(line).get("request_id") for line in out.splitlines() if line.startswith('{"@timestamp"')]
+
+
+def send(url: str, n: int) -> list[str]:
+    ids = [f"buf-{uuid.uuid4().hex}" for _ in range(n)]
+    for request_id in ids:
+        response = requests.get(url + "/api/hello", headers={"X-Request-ID": request_id}, timeout=10)
+        assert response.headers["X-Request-ID"] == request_id
+    return ids
+
+
+def test_lines_reach_the_container_log_within_the_flush_interval(nginx):
+    name, url = nginx
+    ids = send(url, 3)
+    deadline = time.monotonic() + 3  # flush=1s, plus slack for a slow machine
+    while set(ids) - set(logged_ids(name)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert set(ids) <= set(logged_ids(name))
+
+
+@pytest.mark.parametrize("stop", [["docker", "stop"], ["docker", "kill", "-s", "TERM"]],
+                         ids=["graceful stop", "fast shutdown"])
+def test_lines_still_buffered_are_written_when_nginx_stops(nginx, stop):
+    name, url = nginx
+    ids = send(url, 5)
+    subprocess.run([*stop, name], check=True, capture_output=True)  # at once: lines are still in the buffer
+    subprocess.run(["docker", "wait", name], capture_output=True, timeout=30)
+    assert sorted(set(ids) & set(logged_ids(name))) == sorted(ids)
