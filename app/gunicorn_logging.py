@@ -5,13 +5,12 @@ shipping handler on `gunicorn.access` reuses it as it is). Its fields match the 
 lines (logs.py), with the route the app matched (`endpoint`) taken from the WSGI environ.
 """
 
-import json
 import os
 import time
 
 from gunicorn.glogging import Logger
 
-from app.logs import ROUTE_KEY, static_fields, timestamp
+from app.logs import ROUTE_KEY, encode_json, event_id, static_fields, timestamp
 
 
 def _header(headers, name: str):
@@ -32,7 +31,7 @@ class JsonAccessLogger(Logger):
             return
         doc = {
             "@timestamp": timestamp(time.time()),
-            "event_id": os.urandom(16).hex(),
+            "event_id": event_id(),
             "level": "INFO",
             "logger": "gunicorn.access",
             "message": f"{environ.get('REQUEST_METHOD')} {environ.get('RAW_URI') or environ.get('PATH_INFO')}",
@@ -49,7 +48,7 @@ class JsonAccessLogger(Logger):
             "pid": os.getpid(),
             **self._static,
         }
-        line = json.dumps(doc, ensure_ascii=False)
+        line = encode_json(doc)
         try:
             if self._direct_stdout():
                 os.write(1, line.encode() + b"\n")  # one syscall, no logging machinery (~10 us less)
