@@ -1,17 +1,14 @@
-"""Reference: OpenTelemetry's Flask instrumentation with its Prometheus exporter, the same
-hello-world route, one MeterProvider per Gunicorn worker (what OTel's docs describe)."""
+"""Reference: OpenTelemetry's Flask instrumentation with its Prometheus exporter, one
+MeterProvider per Gunicorn worker (what OTel's docs describe), applied to our app with its own
+metrics off, so only the instrumentation differs."""
 
-from flask import Flask
 from opentelemetry import metrics
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 
+from app import create_app
+
 metrics.set_meter_provider(MeterProvider(metric_readers=[PrometheusMetricReader()]))
-app = Flask(__name__)
+app = create_app({"METRICS_ENABLED": "false"})
 FlaskInstrumentor().instrument_app(app)
-
-
-@app.get("/api/hello")
-def hello():
-    return {"message": "hello"}

@@ -72,17 +72,18 @@ def start_gunicorn(server: Gunicorn, name: str, path: str) -> Variant:
 
 
 def reference_pfe(workdir: Path, **env) -> Gunicorn:
-    """prometheus-flask-exporter's documented example, on the same Gunicorn and machine."""
+    """prometheus-flask-exporter's documented example on our app, same Gunicorn and machine."""
     server = Gunicorn(workdir / "pfe", gunicorn_args=["-c", str(ROOT / "bench/reference_pfe.conf.py"),
                                                       "reference_pfe:app"], cwd=ROOT / "bench",
-                      GUNICORN_WORKERS=3, **env)
+                      GUNICORN_WORKERS=3, PYTHONPATH=ROOT, LOG_LEVEL="WARNING", **env)
     server.ready_path = "/api/hello"
     return server
 
 
 def reference_otel(workdir: Path) -> Gunicorn:
-    """OpenTelemetry's Flask instrumentation with its Prometheus exporter, same Gunicorn."""
-    server = Gunicorn(workdir / "otel", cwd=ROOT / "bench", METRICS_ENABLED="false")
+    """OpenTelemetry's Flask instrumentation with its Prometheus exporter on our app, same Gunicorn."""
+    server = Gunicorn(workdir / "otel", cwd=ROOT / "bench", METRICS_ENABLED="false", PYTHONPATH=ROOT,
+                      LOG_LEVEL="WARNING")
     server.gunicorn_args = ["-w", "3", "-b", f"127.0.0.1:{server.port}", "reference_otel:app"]
     server.ready_path = "/api/hello"
     return server
@@ -171,13 +172,15 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> dict
     nginx = None
     if with_nginx:
         # gthread: Nginx keeps upstream connections alive with it (sync workers close each one).
-        specs.append(("hello: full gthread, direct :8000", ours(workdir, "direct", GUNICORN_BIND="127.0.0.1:8000",
-                                                                GUNICORN_WORKER_CLASS="gthread", GUNICORN_THREADS=4,
-                                                                **full), "/api/hello"))
+        direct = ours(workdir, "direct", GUNICORN_BIND="127.0.0.1:8000", GUNICORN_WORKER_CLASS="gthread",
+                      GUNICORN_THREADS=4, **full)
+        specs.append(("hello: full gthread, direct :8000", direct, "/api/hello"))
     variants = []
     try:
         for name, server, path in specs:
             variants.append(start_gunicorn(server, name, path))
+        if with_nginx:  # the same server as the row above, on the realistic endpoint
+            variants.append(Variant("items: full gthread, direct :8000", direct.url + "/api/items?limit=20"))
         if shutil.which(str(Path(sys.executable).with_name("uwsgi"))):
             uwsgi = Uwsgi(workdir)
             uwsgi.start()
@@ -186,10 +189,11 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> dict
             nginx = Nginx()
             nginx.start()
             variants += [Variant("hello: full gthread, through Nginx", "http://127.0.0.1:8080/api/hello"),
+                         Variant("items: full gthread, through Nginx", "http://127.0.0.1:8080/api/items?limit=20"),
                          Variant("Nginx static file (ceiling)", "http://127.0.0.1:8080/static/style.css")]
-        # Seed the items table so the realistic endpoint reads 20 rows.
+        # Seed the items table so the realistic endpoint reads 20 rows (the direct server once).
         for v in variants:
-            if "items" in v.name:
+            if "items" in v.name and "Nginx" not in v.name:
                 base = v.url.split("/api/")[0]
                 for i in range(20):
                     requests.post(base + "/api/items", json={"name": f"item {i}", "price": i}, timeout=5)
@@ -309,6 +313,9 @@ def ratios(t: dict) -> dict:
         "uwsgi_vs_gunicorn_bare": r("hello: bare app on uWSGI", "hello: bare app"),
         "gthread_vs_sync": r("hello: full, gthread 3x4", "hello: + metrics + logs"),
         "through_nginx_vs_direct": r("hello: full gthread, through Nginx", "hello: full gthread, direct :8000"),
+        "items_through_nginx_vs_direct": r("items: full gthread, through Nginx", "items: full gthread, direct :8000"),
+        "exporter_documented_vs_bare": r("hello: exporter's documented setup", "hello: bare app"),
+        "otel_vs_bare": r("hello: OpenTelemetry Flask + Prometheus", "hello: bare app"),
     }
 
 
