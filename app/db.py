@@ -49,8 +49,9 @@ def _time_queries(dialect, observe) -> None:
     """Report each statement's latency by wrapping the dialect's execute calls.
 
     Not SQLAlchemy's before/after_cursor_execute events: any engine listener sends every
-    connection down the events path, about 12 us a query here (docs/benchmarks.md), while
-    this wrapper costs nothing measurable. It times the same span (cursor.execute).
+    connection down the events path, about 12 us a query here (two empty listeners took the
+    items endpoint's two statements from 162 to 185 us), while this wrapper costs nothing
+    measurable. It times the same span (cursor.execute).
     """
     def timed(execute):
         def wrapper(cursor, statement, *args):
