@@ -6,6 +6,8 @@ TARGETS = {  # ratio: (target, higher is better, what it means)
     "hello_metrics_vs_bare": (0.90, True, "metrics cost at most 10% on hello-world"),
     "hello_full_vs_bare": (0.90, True, "full instrumentation costs at most 10% on hello-world"),
     "items_full_vs_bare": (0.97, True, "full instrumentation costs at most 3% on the realistic endpoint"),
+    "hello_full_no_access_log_vs_bare": (None, True, "full, without Gunicorn's access line, hello-world"),
+    "items_full_no_access_log_vs_bare": (None, True, "full, without Gunicorn's access line, realistic"),
     "hello_ours_full_vs_exporter_documented": (
         1.0, True, "ours (metrics + logs) beats the exporter's documented set-up"),
     "hello_ours_metrics_vs_exporter_documented": (1.0, True, "ours, metrics only (like it), against the exporter"),
@@ -51,8 +53,9 @@ def write_report(results: dict, docs: Path) -> None:
         "# Benchmarks",
         "",
         "What the bundle's instrumentation costs, measured by `make bench` on the machine below. Every",
-        "throughput figure is the median of interleaved repetitions; the figures that count are the",
-        "ratios, which are measured side by side in one run. Raw numbers: `bench/results/latest.json`.",
+        "throughput figure is the median of interleaved repetitions (each round loads every variant in",
+        "turn); the figures that count are the ratios, each the median of the per-round ratios, so a slow",
+        "phase of the machine hits both sides of a pair. Raw numbers: `bench/results/latest.json`.",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}, Python {m['python']}, "
         f"{m['date']}. Load: `{s['wrk']} -d{s['seconds']}s`, {s['reps']} repetitions, Gunicorn with {s['workers']} "
@@ -75,6 +78,12 @@ def write_report(results: dict, docs: Path) -> None:
         lines.append(f"| {name} | {row['median']:.0f} | {row['min']:.0f} | {row['max']:.0f} |")
     if charted:
         lines += ["", "![throughput](benchmarks.png)"]
+    split = results.get("nginx_cpu_us_per_request")
+    if split:
+        d, n = split["direct"], split["through_nginx"]
+        lines += ["", "CPU per hello-world request (microseconds, medians), direct and through Nginx: Gunicorn's "
+                  f"workers {d['gunicorn_workers']:.0f} and {n['gunicorn_workers']:.0f}, Nginx's workers "
+                  f"{n['nginx_workers']:.0f}."]
     sc = results["scrape"]
     lines += [
         "", "## Metrics scrapes", "",
@@ -112,6 +121,9 @@ def write_report(results: dict, docs: Path) -> None:
         "  the through-Nginx ratio is lowest where the app does least (hello-world) and is a floor for",
         "  hosts with more cores. The Nginx rows use gthread workers, which keep Nginx's upstream",
         "  connections alive (sync workers close each one).",
+        "- Gunicorn's JSON access line (one per request, on stdout) is the largest single cost on",
+        "  hello-world: compare the rows with and without it. Behind Nginx, Nginx's access log already",
+        "  records every request; `GUNICORN_ACCESS_LOG=false` drops the app's line.",
         "- One log call's tail is mostly the write to stdout: compare Flask's default logging, which does",
         "  only that write.",
         "", "## Reproduce", "",

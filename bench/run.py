@@ -42,8 +42,45 @@ def machine() -> dict:
 
 
 def wrk(url: str, seconds: int) -> float:
+    return wrk_run(url, seconds)[0]
+
+
+def wrk_run(url: str, seconds: int) -> tuple[float, int]:
+    """(requests per second, requests completed)."""
     out = subprocess.run([*WRK, f"-d{seconds}s", url], capture_output=True, text=True, check=True).stdout
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return (float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            int(re.search(r"(\d+) requests in", out).group(1)))
+
+
+def cpu_seconds(pids) -> float:
+    """User + system CPU time of these processes (gone ones count 0)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def nginx_workers() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(b"nginx: worker process"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def cpu_per_request(url: str, seconds: int, groups: dict) -> dict:
+    """CPU microseconds per request spent by each group of processes while wrk loads `url`."""
+    pids = {name: find() for name, find in groups.items()}
+    before = {name: cpu_seconds(p) for name, p in pids.items()}
+    _, done = wrk_run(url, seconds)
+    return {name: (cpu_seconds(p) - before[name]) / done * 1e6 for name, p in pids.items()}
 
 
 class Variant:
@@ -150,7 +187,7 @@ class Nginx:
         subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
 
 
-def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> dict:
+def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool, cpu_split: dict) -> dict:
     sink_port = free_port()
     from support.sink import JsonLinesSink
     sink = JsonLinesSink(sink_port).start()
@@ -160,6 +197,8 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> dict
         ("hello: bare app", ours(workdir, "bare", **bare), "/api/hello"),
         ("hello: + metrics", ours(workdir, "metrics", GUNICORN_ACCESS_LOG="false"), "/api/hello"),
         ("hello: + metrics + logs", ours(workdir, "full", **full), "/api/hello"),
+        ("hello: + metrics + logs, no access log", ours(workdir, "full-noaccess", GUNICORN_ACCESS_LOG="false",
+                                                        **full), "/api/hello"),
         ("hello: + metrics + logs, access log shipped too", ours(workdir, "full-access", LOG_SHIP_ACCESS="true",
                                                                 **full), "/api/hello"),
         ("hello: exporter's documented setup", reference_pfe(workdir), "/api/hello"),
@@ -168,6 +207,8 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> dict
                                           **full), "/api/hello"),
         ("items: bare app", ours(workdir, "items-bare", **bare), "/api/items?limit=20"),
         ("items: + metrics + logs", ours(workdir, "items-full", **full), "/api/items?limit=20"),
+        ("items: + metrics + logs, no access log", ours(workdir, "items-noaccess", GUNICORN_ACCESS_LOG="false",
+                                                        **full), "/api/items?limit=20"),
     ]
     nginx = None
     if with_nginx:
@@ -202,6 +243,14 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> dict
         for _ in range(reps):
             for v in variants:
                 v.samples.append(wrk(v.url, seconds))
+        if with_nginx:  # where the cycles go when Nginx is in front (medians of `reps` runs each)
+            groups = {"gunicorn_workers": direct.workers, "nginx_workers": nginx_workers}
+            runs = {"direct": [], "through_nginx": []}
+            for _ in range(reps):
+                runs["direct"].append(cpu_per_request(direct.url + "/api/hello", seconds, groups))
+                runs["through_nginx"].append(cpu_per_request("http://127.0.0.1:8080/api/hello", seconds, groups))
+            cpu_split.update({path: {g: statistics.median(r[g] for r in rs) for g in groups}
+                              for path, rs in runs.items()})
     finally:
         for v in variants:
             v.stop()
@@ -302,11 +351,17 @@ def stack_start(workdir: Path) -> dict | None:
 
 def ratios(t: dict) -> dict:
     def r(a, b):
-        return t[a]["median"] / t[b]["median"] if a in t and b in t else None
+        """Median of the per-repetition ratios: each pair was measured in the same round, so a
+        slow phase of the machine hits both sides of it."""
+        if a not in t or b not in t:
+            return None
+        return statistics.median(x / y for x, y in zip(t[a]["samples"], t[b]["samples"], strict=True))
     return {
         "hello_metrics_vs_bare": r("hello: + metrics", "hello: bare app"),
         "hello_full_vs_bare": r("hello: + metrics + logs", "hello: bare app"),
         "items_full_vs_bare": r("items: + metrics + logs", "items: bare app"),
+        "hello_full_no_access_log_vs_bare": r("hello: + metrics + logs, no access log", "hello: bare app"),
+        "items_full_no_access_log_vs_bare": r("items: + metrics + logs, no access log", "items: bare app"),
         "hello_ours_full_vs_exporter_documented": r("hello: + metrics + logs", "hello: exporter's documented setup"),
         "hello_ours_metrics_vs_exporter_documented": r("hello: + metrics", "hello: exporter's documented setup"),
         "hello_ours_full_vs_otel": r("hello: + metrics + logs", "hello: OpenTelemetry Flask + Prometheus"),
@@ -338,7 +393,9 @@ def main() -> int:
         print("bench: throughput (interleaved)...", flush=True)
         results = {"machine": machine(), "settings": {"reps": args.reps, "seconds": args.seconds,
                                                       "wrk": " ".join(WRK), "workers": 3}}
-        results["throughput"] = throughput(workdir, args.reps, args.seconds, with_nginx)
+        results["nginx_cpu_us_per_request"] = {}
+        results["throughput"] = throughput(workdir, args.reps, args.seconds, with_nginx,
+                                           results["nginx_cpu_us_per_request"])
         results["ratios"] = ratios(results["throughput"])
         print("bench: scrape times...", flush=True)
         results["scrape"] = scrape_times(workdir, workers=9, restarts=100 if args.quick else 300)
