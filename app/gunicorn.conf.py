@@ -82,6 +82,8 @@ def child_exit(server, worker):
 
 
 def worker_exit(server, worker):
+    from app.gunicorn_logging import STDOUT
+    STDOUT.flush()  # access lines still in the batch
     # Flush and close the log shipper before the process ends; its queue is on disk anyway.
     for handler in logging.getLogger().handlers:
         if type(handler).__name__ == "ShippingHandler":
