@@ -84,6 +84,16 @@ def write_report(results: dict, docs: Path) -> None:
         lines += ["", "CPU per hello-world request (microseconds, medians), direct and through Nginx: Gunicorn's "
                   f"workers {d['gunicorn_workers']:.0f} and {n['gunicorn_workers']:.0f}, Nginx's workers "
                   f"{n['nginx_workers']:.0f}."]
+    cost = results.get("app_cost_us")
+    if cost:
+        lines += ["", "## Cost inside the worker", "",
+                  "Microseconds of CPU per request in one worker, without server or network (`bench/app_cost.py`:",
+                  "the WSGI call, plus Gunicorn's access line in the full variant; the fastest of 7 rounds of 1000",
+                  "calls, so the machine's noise drops out).", "",
+                  "| endpoint | bare | + metrics | + metrics + logs | bare / full |", "|---|---|---|---|---|"]
+        for endpoint, c in cost.items():
+            lines.append(f"| {endpoint} | {c['bare']:.1f} | {c['metrics']:.1f} | {c['full']:.1f} | "
+                         f"{c['bare'] / c['full']:.3f} |")
     sc = results["scrape"]
     lines += [
         "", "## Metrics scrapes", "",

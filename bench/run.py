@@ -323,6 +323,17 @@ def log_call(workdir: Path) -> dict:
     return json.loads(run_json([sys.executable, "bench/log_call.py", str(free_port()), str(directory), "20000"]))
 
 
+def app_cost() -> dict:
+    """Microseconds of worker CPU per request, without server or network (bench/app_cost.py):
+    the fastest of two runs of each, interleaved."""
+    paths = {"hello": "/api/hello", "items": "/api/items?limit=20"}
+    runs = {(p, m): [] for p in paths for m in ("bare", "metrics", "full")}
+    for _ in range(2):
+        for (p, m), out in runs.items():
+            out.append(float(run_json([sys.executable, "bench/app_cost.py", m, paths[p]])))
+    return {p: {m: min(runs[(p, m)]) for m in ("bare", "metrics", "full")} for p in paths}
+
+
 def memory_per_worker(workdir: Path) -> dict:
     server = ours(workdir, "memory")
     server.start()
@@ -403,6 +414,8 @@ def main() -> int:
         results["shipping"] = shipping(workdir, 5000 if args.quick else 20000)
         results["log_call"] = log_call(workdir)
         results["memory"] = memory_per_worker(workdir)
+        print("bench: cost inside the worker...", flush=True)
+        results["app_cost_us"] = app_cost()
         if not args.quick:
             print("bench: stack start-up...", flush=True)
             results["stack_start"] = stack_start(workdir)

@@ -1,0 +1,91 @@
+"""CPU cost of one request inside the worker, without the server or the network: the WSGI call,
+plus Gunicorn's access line where it is on. The fastest of several rounds of many calls, so
+the shared machine's slow phases drop out; throughput ratios carry them.
+
+  python bench/app_cost.py MODE PATH   (MODE: bare | metrics | full)  -> microseconds per request
+"""
+
+import datetime
+import io
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import timeit
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+
+def main() -> None:
+    mode, path = sys.argv[1], sys.argv[2]
+    work = Path(tempfile.mkdtemp(prefix="flaskobs-appcost-"))
+    # Like the image: multiprocess metrics files, stdout a pipe that another process drains.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(work / "metrics")
+    (work / "metrics").mkdir()
+    drain = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    real_stdout = os.dup(1)
+    os.dup2(drain.stdin.fileno(), 1)
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True)
+
+    from gunicorn.config import Config
+    from support.gunicorn import free_port
+    from support.sink import JsonLinesSink
+    from werkzeug.test import EnvironBuilder
+
+    from app import create_app
+    from app.gunicorn_logging import STDOUT, JsonAccessLogger
+
+    cfg = {"APP_ENV": "production", "SECRET_KEY": os.urandom(24).hex(), "LOG_LEVEL": "WARNING",
+           "DATABASE_URL": f"sqlite:///{work}/app.db", "LOG_QUEUE_DIR": str(work / "queue")}
+    if mode == "bare":
+        cfg["METRICS_ENABLED"] = "false"
+    sink = None
+    if mode == "full":
+        port = free_port()
+        sink = JsonLinesSink(port).start()
+        cfg.update(LOGSTASH_HOST="127.0.0.1", LOGSTASH_PORT=port)
+    app = create_app(cfg)
+    client = app.test_client()
+    for i in range(20):
+        client.post("/api/items", json={"name": f"item {i}", "price": i})
+    access = None
+    if mode == "full":
+        gcfg = Config()
+        gcfg.set("accesslog", "-")
+        access = JsonAccessLogger(gcfg)
+        logging.getLogger("gunicorn.access").handlers[:] = [logging.StreamHandler(sys.stdout)]
+        access.access_log = logging.getLogger("gunicorn.access")
+
+    url, _, query = path.partition("?")
+    environ = EnvironBuilder(path=url, query_string=query, headers={"User-Agent": "bench"}).get_environ()
+    spent = datetime.timedelta(microseconds=500)
+
+    class Response:  # what Gunicorn hands its access logger
+        status_code, sent = 200, 100
+
+    def one() -> None:
+        env = dict(environ)
+        headers = []
+        body = b"".join(app(env, lambda status, h, exc=None: headers.extend(h)))
+        if access is not None:
+            Response.headers = headers
+            Response.sent = len(body)
+            access.access(Response, None, env, spent)
+
+    one()
+    n = 1000
+    best = min(timeit.repeat(one, number=n, repeat=7)) / n * 1e6
+    STDOUT.flush()  # before stdout is ours again
+    os.dup2(real_stdout, 1)
+    drain.stdin.close()
+    drain.wait(10)
+    if sink:
+        sink.stop()
+    print(f"{best:.2f}")
+
+
+if __name__ == "__main__":
+    main()
