@@ -7,8 +7,8 @@ same in the container log, in Kibana and in Nginx's access log, and a dedicated 
 Each request's access record is Gunicorn's JSON access log line (gunicorn_logging.py), with the
 route the app matched (passed through the WSGI environ). It is printed; it is shipped only with
 LOG_SHIP_ACCESS=true, because behind Nginx the shipped Nginx access log already records every
-request (the app never sees some of them) and shipping both costs a third of hello-world
-throughput (docs/benchmarks.md).
+request (the app never sees some of them) and shipping both costs about a tenth of hello-world
+throughput (docs/benchmarks.md, "access log shipped too").
 """
 
 import itertools

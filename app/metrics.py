@@ -8,7 +8,7 @@ own in-process registry, so tests never see each other's series.
 The request metrics keep the exporter's names and labels (flask_http_request_duration_seconds
 by method, url_rule, status; flask_http_request_total; flask_http_request_exceptions_total)
 but are recorded by the two small hooks below instead of the exporter's defaults, which cost
-about 40 us a request (docs/benchmarks.md): context-local lookups on every attribute, a regex
+more (docs/benchmarks.md compares its documented set-up): context-local lookups on every attribute, a regex
 per excluded path, a labels dict built and looked up under a lock for every sample. Here the
 label children are cached per (method, route, status), so a request costs one dict lookup and
 three multiprocess value writes. Methods outside the standard ones count as "other", so a
