@@ -26,7 +26,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from support.docker import engine_error, image_present, image_vars  # noqa: E402
+from support.docker import engine_error, image_present, image_vars, nginx_run  # noqa: E402
 from support.gunicorn import Gunicorn, free_port  # noqa: E402
 
 WRK = ["wrk", "-t2", "-c16"]
@@ -167,13 +167,10 @@ class Nginx:
         self.name = f"flaskobs-bench-nginx-{os.getpid()}"
 
     def start(self) -> None:
-        subprocess.run(["docker", "run", "-d", "--rm", "--name", self.name, "--network", "host",
-                        "--add-host", "app:127.0.0.1", "--tmpfs", "/etc/nginx/conf.d",
-                        "-v", f"{ROOT}/services/nginx/config:/etc/nginx/flaskobs:ro",
-                        "-v", f"{ROOT}/app/static:/srv/static:ro",
-                        "-e", "TLS=off", "-e", "SERVER_NAME=127.0.0.1", "-e", "RATE_LIMIT=1000000r/s",
-                        "-e", "RATE_LIMIT_BURST=1000000", "--entrypoint", "/bin/sh", image_vars()["NGINX_IMAGE"],
-                        "/etc/nginx/flaskobs/render.sh", "nginx", "-g", "daemon off;"],
+        subprocess.run(nginx_run(image_vars()["NGINX_IMAGE"], "-d", "--rm", "--name", self.name, "--network", "host",
+                                 "-v", f"{ROOT}/app/static:/srv/static:ro",
+                                 env={"TLS": "off", "SERVER_NAME": "127.0.0.1", "RATE_LIMIT": "1000000r/s",
+                                      "RATE_LIMIT_BURST": "1000000"}),
                        check=True, capture_output=True)
         for _ in range(100):
             try:

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 import requests
-from support.docker import ROOT, image_vars, require_images
+from support.docker import image_vars, nginx_run, require_images
 
 
 @pytest.fixture
@@ -16,11 +16,8 @@ def nginx():
     """Our Nginx config alone (TLS off; `app` points at nothing, so answers come from the JSON 502 server)."""
     require_images("NGINX_IMAGE")
     name = f"flaskobs-test-nginx-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["docker", "run", "-d", "--name", name, "-p", "127.0.0.1::8080", "--add-host", "app:127.0.0.1",
-                    "--tmpfs", "/etc/nginx/conf.d", "-v", f"{ROOT}/services/nginx/config:/etc/nginx/flaskobs:ro",
-                    "-e", "TLS=off", "-e", "SERVER_NAME=127.0.0.1", "--entrypoint", "/bin/sh",
-                    image_vars()["NGINX_IMAGE"], "/etc/nginx/flaskobs/render.sh", "nginx", "-g", "daemon off;"],
-                   check=True, capture_output=True)
+    subprocess.run(nginx_run(image_vars()["NGINX_IMAGE"], "-d", "--name", name, "-p", "127.0.0.1::8080",
+                             env={"TLS": "off", "SERVER_NAME": "127.0.0.1"}), check=True, capture_output=True)
     try:
         port = subprocess.run(["docker", "port", name, "8080"], capture_output=True, text=True,
                               check=True).stdout.split(":")[-1].strip()

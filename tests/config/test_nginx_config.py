@@ -3,19 +3,14 @@
 import subprocess
 
 import pytest
-from support.docker import ROOT, image_present, image_vars, require_images, write_test_env
+from support.docker import image_present, image_vars, nginx_run, require_images, write_test_env
 
 UPSTREAM_NGINX = "nginx:1.28.0"  # the default NGINX_IMAGE of compose/images.env
 
 
 def render(image: str, certs, **env) -> subprocess.CompletedProcess:
-    cmd = ["docker", "run", "--rm", "--add-host", "app:127.0.0.1", "--tmpfs", "/etc/nginx/conf.d",
-           "-v", f"{ROOT}/services/nginx/config:/etc/nginx/flaskobs:ro", "-v", f"{certs}:/etc/nginx/certs:ro",
-           "--entrypoint", "/bin/sh"]
-    for key, value in env.items():
-        cmd += ["-e", f"{key}={value}"]
-    return subprocess.run([*cmd, image, "/etc/nginx/flaskobs/render.sh", "nginx", "-T"],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(nginx_run(image, "--rm", "-v", f"{certs}:/etc/nginx/certs:ro", env=env,
+                                    command=("nginx", "-T")), capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -69,6 +69,17 @@ def require_images(*variables: str) -> None:
                     + " (run `make images-airgap`, or `docker load` it)")
 
 
+def nginx_run(image: str, *docker_args: str, env: dict[str, str],
+              command: tuple[str, ...] = ("nginx", "-g", "daemon off;")) -> list[str]:
+    """`docker run` of our Nginx configuration alone, as the nginx service starts it: templates
+    mounted read-only, rendered by render.sh into a tmpfs, `app` resolving to the host side."""
+    cmd = ["docker", "run", *docker_args, "--add-host", "app:127.0.0.1", "--tmpfs", "/etc/nginx/conf.d",
+           "-v", f"{ROOT}/services/nginx/config:/etc/nginx/flaskobs:ro", "--entrypoint", "/bin/sh"]
+    for key, value in env.items():
+        cmd += ["-e", f"{key}={value}"]
+    return [*cmd, image, "/etc/nginx/flaskobs/render.sh", *command]
+
+
 def write_test_env(directory: Path, **overrides: str) -> Path:
     """An env file with fresh secrets, ephemeral loopback ports and a throwaway TLS pair."""
     certs = directory / "certs"
