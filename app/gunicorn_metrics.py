@@ -74,7 +74,7 @@ class _LockedMultiProcessCollector(MultiProcessCollector):
             return list(super().collect())
 
 
-def _proc_stats(pid: int) -> tuple[float, float] | None:
+def proc_stats(pid: int) -> tuple[float, float] | None:
     """Return (resident bytes, cpu seconds) of a process, or None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -103,13 +103,13 @@ class GunicornCollector:
                                    labels=["pid"])
         cpu = CounterMetricFamily("gunicorn_worker_cpu_seconds", "CPU time per worker", labels=["pid"])
         for pid in sorted(workers):
-            stats = _proc_stats(pid)
+            stats = proc_stats(pid)
             if stats:
                 memory.add_metric([str(pid)], stats[0])
                 cpu.add_metric([str(pid)], stats[1])
         yield memory
         yield cpu
-        master = _proc_stats(os.getpid())
+        master = proc_stats(os.getpid())
         if master:
             yield GaugeMetricFamily("gunicorn_master_resident_memory_bytes", "Resident memory of the master",
                                     value=master[0])

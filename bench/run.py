@@ -29,6 +29,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from support.docker import engine_error, image_present, image_vars, nginx_run  # noqa: E402
 from support.gunicorn import Gunicorn, free_port  # noqa: E402
 
+from app.gunicorn_metrics import proc_stats  # noqa: E402
+
 WRK = ["wrk", "-t2", "-c16"]
 
 
@@ -54,14 +56,7 @@ def wrk_run(url: str, seconds: int) -> tuple[float, int]:
 
 def cpu_seconds(pids) -> float:
     """User + system CPU time of these processes (gone ones count 0)."""
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(stats[1] for stats in map(proc_stats, pids) if stats)
 
 
 def nginx_workers() -> list[int]:
