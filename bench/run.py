@@ -158,6 +158,8 @@ class Nginx:
     """Our Nginx configuration (TLS off, high rate limit) in the bundle's Nginx image, on the host
     network, proxying to Gunicorn on 127.0.0.1:8000 (the `app` name resolves to it)."""
 
+    url = "http://127.0.0.1:8080"  # the plain server's port, on the host network
+
     def __init__(self):
         self.name = f"flaskobs-bench-nginx-{os.getpid()}"
 
@@ -179,7 +181,8 @@ class Nginx:
         subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
 
 
-def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool, cpu_split: dict) -> dict:
+def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> tuple[dict, dict]:
+    """Requests per second of every variant; and, with Nginx, CPU per request on each side of it."""
     sink_port = free_port()
     from support.sink import JsonLinesSink
     sink = JsonLinesSink(sink_port).start()
@@ -202,7 +205,7 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool, cpu_spl
         ("items: + metrics + logs, no access log", ours(workdir, "items-noaccess", GUNICORN_ACCESS_LOG="false",
                                                         **full), "/api/items?limit=20"),
     ]
-    nginx = None
+    nginx, cpu_split = None, {}
     if with_nginx:
         # gthread: Nginx keeps upstream connections alive with it (sync workers close each one).
         direct = ours(workdir, "direct", GUNICORN_BIND="127.0.0.1:8000", GUNICORN_WORKER_CLASS="gthread",
@@ -221,9 +224,9 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool, cpu_spl
         if with_nginx:
             nginx = Nginx()
             nginx.start()
-            variants += [Variant("hello: full gthread, through Nginx", "http://127.0.0.1:8080/api/hello"),
-                         Variant("items: full gthread, through Nginx", "http://127.0.0.1:8080/api/items?limit=20"),
-                         Variant("Nginx static file (ceiling)", "http://127.0.0.1:8080/static/style.css")]
+            variants += [Variant("hello: full gthread, through Nginx", nginx.url + "/api/hello"),
+                         Variant("items: full gthread, through Nginx", nginx.url + "/api/items?limit=20"),
+                         Variant("Nginx static file (ceiling)", nginx.url + "/static/style.css")]
         # Seed the items table so the realistic endpoint reads 20 rows (the direct server once).
         for v in variants:
             if "items" in v.name and "Nginx" not in v.name:
@@ -240,16 +243,15 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool, cpu_spl
             runs = {"direct": [], "through_nginx": []}
             for _ in range(reps):
                 runs["direct"].append(cpu_per_request(direct.url + "/api/hello", seconds, groups))
-                runs["through_nginx"].append(cpu_per_request("http://127.0.0.1:8080/api/hello", seconds, groups))
-            cpu_split.update({path: {g: statistics.median(r[g] for r in rs) for g in groups}
-                              for path, rs in runs.items()})
+                runs["through_nginx"].append(cpu_per_request(nginx.url + "/api/hello", seconds, groups))
+            cpu_split = {path: {g: statistics.median(r[g] for r in rs) for g in groups} for path, rs in runs.items()}
     finally:
         for v in variants:
             v.stop()
         if nginx:
             nginx.stop()
         sink.stop()
-    return {v.name: v.result() for v in variants}
+    return {v.name: v.result() for v in variants}, cpu_split
 
 
 def scrape_times(workdir: Path, workers: int, restarts: int) -> dict:
@@ -396,9 +398,8 @@ def main() -> int:
         print("bench: throughput (interleaved)...", flush=True)
         results = {"machine": machine(), "settings": {"reps": args.reps, "seconds": args.seconds,
                                                       "wrk": " ".join(WRK), "workers": 3}}
-        results["nginx_cpu_us_per_request"] = {}
-        results["throughput"] = throughput(workdir, args.reps, args.seconds, with_nginx,
-                                           results["nginx_cpu_us_per_request"])
+        results["throughput"], results["nginx_cpu_us_per_request"] = throughput(workdir, args.reps, args.seconds,
+                                                                                with_nginx)
         results["ratios"] = ratios(results["throughput"])
         print("bench: scrape times...", flush=True)
         results["scrape"] = scrape_times(workdir, workers=9, restarts=100 if args.quick else 300)
