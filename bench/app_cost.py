@@ -6,10 +6,7 @@ the shared machine's slow phases drop out; throughput ratios carry them.
 """
 
 import datetime
-import io
-import logging
 import os
-import subprocess
 import sys
 import tempfile
 import timeit
@@ -18,6 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from stdout_pipe import stdout_to_pipe  # noqa: E402
+
 
 def main() -> None:
     mode, path = sys.argv[1], sys.argv[2]
@@ -25,11 +24,12 @@ def main() -> None:
     # Like the image: multiprocess metrics files, stdout a pipe that another process drains.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(work / "metrics")
     (work / "metrics").mkdir()
-    drain = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    real_stdout = os.dup(1)
-    os.dup2(drain.stdin.fileno(), 1)
-    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True)
+    with stdout_to_pipe():
+        best = measure(mode, path, work)
+    print(f"{best:.2f}")
 
+
+def measure(mode: str, path: str, work: Path) -> float:
     from gunicorn.config import Config
     from support.gunicorn import free_port
     from support.sink import JsonLinesSink
@@ -55,9 +55,7 @@ def main() -> None:
     if mode == "full":
         gcfg = Config()
         gcfg.set("accesslog", "-")
-        access = JsonAccessLogger(gcfg)
-        logging.getLogger("gunicorn.access").handlers[:] = [logging.StreamHandler(sys.stdout)]
-        access.access_log = logging.getLogger("gunicorn.access")
+        access = JsonAccessLogger(gcfg)  # its handler takes sys.stdout, the pipe by now
 
     url, _, query = path.partition("?")
     environ = EnvironBuilder(path=url, query_string=query, headers={"User-Agent": "bench"}).get_environ()
@@ -78,13 +76,10 @@ def main() -> None:
     one()
     n = 1000
     best = min(timeit.repeat(one, number=n, repeat=7)) / n * 1e6
-    STDOUT.flush()  # before stdout is ours again
-    os.dup2(real_stdout, 1)
-    drain.stdin.close()
-    drain.wait(10)
+    STDOUT.flush()  # into the pipe, before stdout is ours again
     if sink:
         sink.stop()
-    print(f"{best:.2f}")
+    return best
 
 
 if __name__ == "__main__":
