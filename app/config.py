@@ -92,10 +92,21 @@ def check_database_url(url: str) -> str:
 _REQUEST_ID_RE = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")
 
 
+def identity(env: Mapping[str, str]) -> dict:
+    """Which service this is: the part of the config every log line carries. Also read on its
+    own by Gunicorn's logger, which is built in the master before any app exists."""
+    return {
+        "APP_ENV": env_choice(env, "APP_ENV", "production", ENVIRONMENTS),
+        "SERVICE_NAME": env_str(env, "SERVICE_NAME", "flask-app"),
+        "APP_VERSION": env_str(env, "APP_VERSION", "dev"),
+    }
+
+
 def load(env: Mapping[str, str] | None = None, instance_path: str = ".") -> dict:
     """Return the Flask config mapping built from `env` (default: os.environ)."""
     env = os.environ if env is None else env
-    app_env = env_choice(env, "APP_ENV", "production", ENVIRONMENTS)
+    ident = identity(env)
+    app_env = ident["APP_ENV"]
     production = app_env == "production"
     secret = env.get("SECRET_KEY") or None
     if production:
@@ -104,12 +115,10 @@ def load(env: Mapping[str, str] | None = None, instance_path: str = ".") -> dict
         secret = secrets.token_urlsafe(48)  # fine for dev and tests: sessions die with the process
     default_db = "sqlite:///" + os.path.join(os.path.abspath(instance_path), "app.db")
     return {
-        "APP_ENV": app_env,
+        **ident,
         "DEBUG": False if production else env_bool(env, "FLASK_DEBUG", False),
         "TESTING": app_env == "test",
         "SECRET_KEY": secret,
-        "SERVICE_NAME": env_str(env, "SERVICE_NAME", "flask-app"),
-        "APP_VERSION": env_str(env, "APP_VERSION", "dev"),
         "DATABASE_URL": check_database_url(env_str(env, "DATABASE_URL", default_db)),
         "MAX_CONTENT_LENGTH": env_int(env, "MAX_CONTENT_LENGTH", 1024 * 1024, low=1024, high=1 << 30),
         "PROXY_FIX_X_FOR": env_int(env, "PROXY_FIX_X_FOR", 0, low=0, high=10),

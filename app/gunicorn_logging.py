@@ -12,6 +12,7 @@ from json.encoder import encode_basestring  # JSON string literal with quotes; C
 from gunicorn.glogging import Logger
 
 from app.batched_lines import BatchedLines
+from app.config import identity
 from app.logs import ROUTE_KEY, encode_json, event_id, static_fields, timestamp
 
 STDOUT = BatchedLines(1)  # the access lines of this process, written a batch at a time
@@ -38,7 +39,7 @@ class JsonAccessLogger(Logger):
         super().__init__(cfg)
         # The fields that never change, encoded once: the line is written by a template, a
         # third of the cost of building a dict and encoding it for every request.
-        self._tail = "," + encode_json(static_fields())[1:]
+        self._tail = "," + encode_json(static_fields(identity(os.environ)))[1:]
 
     def access(self, resp, req, environ, request_time):
         if not self.cfg.accesslog:

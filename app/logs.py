@@ -55,10 +55,9 @@ def event_id() -> str:
     return f"{_id_prefix}{next(_id_counter):016x}"
 
 
-def static_fields() -> dict:
-    return {"service": os.environ.get("SERVICE_NAME", "flask-app"),
-            "environment": os.environ.get("APP_ENV", "production"),
-            "version": os.environ.get("APP_VERSION", "dev")}
+def static_fields(cfg) -> dict:
+    """The fields every line carries, from a config holding config.identity()'s keys."""
+    return {"service": cfg["SERVICE_NAME"], "environment": cfg["APP_ENV"], "version": cfg["APP_VERSION"]}
 
 
 class JsonFormatter(logging.Formatter):
@@ -123,8 +122,7 @@ def _note_route(response):
 
 def init_app(app: Flask) -> None:
     cfg = app.config
-    formatter = JsonFormatter({"service": cfg["SERVICE_NAME"], "environment": cfg["APP_ENV"],
-                               "version": cfg["APP_VERSION"]})
+    formatter = JsonFormatter(static_fields(cfg))
     context = RequestContextFilter()
     root = logging.getLogger()
     for handler in list(root.handlers):
