@@ -99,7 +99,7 @@ test-e2e: venv build-ca ## On a host with registry access: also the Grafana, Ela
 lint: venv ## Lint Python with ruff
 	@$(VENV)/bin/ruff check .
 
-bench: venv ## Measure what instrumentation costs; writes docs/benchmarks.md (about 10 min)
+bench: venv ## Measure what instrumentation costs; writes docs/benchmarks.md (about 11 min)
 	@$(PY) -m pip install -q -r requirements-bench.txt
 	@$(PY) bench/run.py $(BENCH_ARGS)
 
