@@ -1,0 +1,76 @@
+"""The app Gunicorn serves, from APP_MODULE, with errors that name it.
+
+gunicorn_conf.py sets `wsgi_app = "flaskobs.app_loader:load()"`; an app named on Gunicorn's
+command line replaces it. APP_MODULE takes Gunicorn's own syntax: `module:variable` or
+`module:factory(args)`. Any failure (no such module or attribute, a factory that raises, a
+bad setting) becomes gunicorn.errors.AppImportError, which Gunicorn prints as one line before
+it stops: "App failed to load", exit code 4.
+
+A Flask app that did not call flaskobs.init_app gets it here, with the defaults, so /healthz,
+metrics and JSON logs are there even before the factory has its one line.
+"""
+
+import logging
+import os
+import traceback
+
+from flask import Flask
+from gunicorn.errors import AppImportError
+from gunicorn.util import import_app
+
+from .extension import EXTENSION_KEY, init_app
+from .settings import ConfigError
+
+log = logging.getLogger(__name__)
+EXAMPLE = "APP_MODULE='myapp:create_app()'"
+
+
+def load():
+    spec = os.environ.get("APP_MODULE", "").strip()
+    if not spec:
+        raise AppImportError(f"configuration error: APP_MODULE is not set; name the WSGI app to serve, for example "
+                             f"{EXAMPLE}")
+    module = spec.split(":", 1)[0]
+    try:
+        app = import_app(spec)
+    except AppImportError as exc:
+        raise AppImportError(f"configuration error: APP_MODULE={spec!r}: {exc} (example: {EXAMPLE})") from None
+    except ImportError as exc:
+        if exc.name and module.split(".")[0] == exc.name.split(".")[0]:
+            where = f"no module {module!r} in {os.getcwd()} (is APP_DIR the folder that holds it?)"
+        else:  # the module exists; something it imports does not
+            where = f"importing it failed: {exc} (is that package in APP_DIR's requirements.txt?)"
+        raise AppImportError(f"configuration error: APP_MODULE={spec!r}: {where}") from None
+    except ConfigError as exc:  # a setting the factory or flaskobs refused: the message names it
+        raise AppImportError(f"configuration error: {exc}") from None
+    except Exception as exc:
+        log.error("APP_MODULE=%r: the app failed to load:\n%s", spec, traceback.format_exc())
+        raise AppImportError(f"configuration error: APP_MODULE={spec!r}: the app failed to load: "
+                             f"{type(exc).__name__}: {exc}") from None
+    return observed(app, spec)
+
+
+def observed(app, spec: str):
+    """The app itself, with flaskobs set up on it if its factory did not."""
+    if isinstance(app, Flask):
+        if EXTENSION_KEY not in app.extensions:
+            log.warning("APP_MODULE=%r does not call flaskobs.init_app(app); set up here with the defaults", spec)
+            try:
+                init_app(app)
+            except ConfigError as exc:
+                raise AppImportError(f"configuration error: {exc}") from None
+    elif not _has_flaskobs(app):
+        log.warning("APP_MODULE=%r is %s, not a Flask app: flaskobs cannot add /healthz, metrics or JSON logs "
+                    "to it; call flaskobs.init_app on the Flask app inside it", spec, type(app).__name__)
+    return app
+
+
+def _has_flaskobs(wsgi) -> bool:
+    """Whether a Flask app with flaskobs sits somewhere inside these middleware layers."""
+    for _ in range(10):
+        if isinstance(wsgi, Flask):
+            return EXTENSION_KEY in wsgi.extensions
+        wsgi = getattr(wsgi, "app", None) or getattr(wsgi, "wsgi_app", None) or getattr(wsgi, "__wrapped__", None)
+        if wsgi is None:
+            return False
+    return False

@@ -1,0 +1,21 @@
+"""Where Gunicorn listens: GUNICORN_BIND, else 0.0.0.0:PORT. Shared by gunicorn_conf.py and the
+health check, which must agree; light on imports, since the health check runs every few seconds."""
+
+from collections.abc import Mapping
+
+DEFAULT_PORT = 8000
+
+
+def bind(env: Mapping[str, str]) -> str:
+    explicit = (env.get("GUNICORN_BIND") or "").strip()
+    return explicit or f"0.0.0.0:{port(env)}"
+
+
+def port(env: Mapping[str, str]) -> int:
+    from .settings import env_int
+    return env_int(env, "PORT", DEFAULT_PORT, low=1, high=65535)
+
+
+def listen_address(env: Mapping[str, str]) -> tuple[str, int]:
+    host, _, number = bind(env).rpartition(":")
+    return host, int(number)

@@ -1,0 +1,110 @@
+"""Gunicorn settings, all from the environment (defaults and meanings: README, "Configuration").
+
+    flaskobs-serve                          # the same as the line below, metrics directory emptied
+    gunicorn -c python:flaskobs.gunicorn_conf   # serves APP_MODULE (or an app named after it)
+
+PROMETHEUS_MULTIPROC_DIR must be set and emptied before Python starts (flaskobs-serve does
+it), because prometheus_client picks its value class at import and preload would run before
+any hook could wipe it. A bad setting stops the master at once with a message naming it.
+"""
+
+import importlib.machinery
+import logging
+import os
+import re
+import sys
+
+from flaskobs import bind as _bind
+from flaskobs import settings as _settings
+from flaskobs.settings import ConfigError, env_bool, env_choice, env_int, env_str
+
+_env = os.environ
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # honours the container's cpuset
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _check_app_module(spec: str) -> None:
+    """Catch a typo in APP_MODULE before any worker starts, without importing the app."""
+    if not re.fullmatch(r"[A-Za-z_][\w.]*(:.+)?", spec):
+        raise ConfigError(f"APP_MODULE={spec!r} is not module:variable or module:factory(); "
+                          "example: APP_MODULE='myapp:create_app()'")
+    top = spec.split(":", 1)[0].split(".")[0]
+    if importlib.machinery.PathFinder.find_spec(top, [os.getcwd(), *sys.path]) is None:
+        raise ConfigError(f"APP_MODULE={spec!r}: no module {top!r} in {os.getcwd()} or on the Python path "
+                          "(is APP_DIR the folder that holds it?)")
+
+
+try:
+    bind = [_bind.bind(_env)]
+    _port = _bind.port(_env)
+    _max_workers = env_int(_env, "GUNICORN_MAX_WORKERS", 9, low=1, high=256)
+    workers = env_int(_env, "GUNICORN_WORKERS", min(2 * _cpus() + 1, _max_workers), low=1, high=256)
+    worker_class = env_choice(_env, "GUNICORN_WORKER_CLASS", "sync", ("sync", "gthread"))
+    threads = env_int(_env, "GUNICORN_THREADS", 4 if worker_class == "gthread" else 1, low=1, high=64)
+    timeout = env_int(_env, "GUNICORN_TIMEOUT", 30, low=1, high=3600)
+    graceful_timeout = env_int(_env, "GUNICORN_GRACEFUL_TIMEOUT", 30, low=1, high=3600)
+    # Longer than Nginx's upstream keepalive_timeout, so Gunicorn never closes a connection
+    # Nginx is about to reuse.
+    keepalive = env_int(_env, "GUNICORN_KEEPALIVE", 75, low=0, high=3600)
+    # Recycle workers now and then (a guard against leaks); the jitter spreads restarts out.
+    max_requests = env_int(_env, "GUNICORN_MAX_REQUESTS", 10000, low=0, high=10**9)
+    max_requests_jitter = env_int(_env, "GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10, low=0, high=10**9)
+    _access_log = env_bool(_env, "GUNICORN_ACCESS_LOG", True)
+    forwarded_allow_ips = env_str(_env, "FORWARDED_ALLOW_IPS", "127.0.0.1")
+    _metrics_port = env_int(_env, "METRICS_PORT", 9101, low=1, high=65535)
+    _metrics_dir = _env.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if _metrics_dir and not os.path.isdir(_metrics_dir):
+        raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR={_metrics_dir!r} is not a directory; "
+                          "create it (empty) before starting Gunicorn, or start with flaskobs-serve")
+    if _metrics_port == _port:
+        raise ConfigError(f"METRICS_PORT={_metrics_port} equals PORT; the metrics port must differ")
+    _cfg = _settings.load(_env)  # the extension's own settings, checked before any worker starts
+    _app_module = _env.get("APP_MODULE", "").strip()
+    if _app_module:
+        _check_app_module(_app_module)
+except ConfigError as exc:
+    sys.stderr.write(f"configuration error: {exc}\n")
+    sys.exit(2)
+
+wsgi_app = "flaskobs.app_loader:load()"  # APP_MODULE, with errors that name it
+preload_app = False  # each worker builds its own app: no shared log queue or metric state
+accesslog = "-" if _access_log else None
+errorlog = "-"
+logger_class = "flaskobs.gunicorn_logging.JsonLogger"
+loglevel = _cfg.log_level.lower()
+# The workers' heartbeat files, off overlayfs; Gunicorn makes them private (mkstemp).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # nosec B108
+proc_name = _cfg.service_name
+control_socket_disable = True  # flaskobs does not use gunicornc; no socket in $HOME
+
+
+def when_ready(server):
+    if _metrics_dir and _cfg.metrics_enabled:
+        from flaskobs import gunicorn_metrics
+        queue_dir = _cfg.log_queue_dir if _cfg.logstash_host and "LOG_QUEUE_DIR" in _env else None
+        gunicorn_metrics.start(server, _metrics_port, log_queue_dir=queue_dir)
+        server.log.info("metrics on :%d", _metrics_port)
+
+
+def child_exit(server, worker):
+    if _metrics_dir:
+        from flaskobs import gunicorn_metrics
+        try:
+            gunicorn_metrics.worker_exited(worker.pid)
+        except Exception:  # never let bookkeeping take the master down
+            server.log.exception("could not fold metrics of worker %s", worker.pid)
+
+
+def worker_exit(server, worker):
+    from flaskobs.gunicorn_logging import STDOUT
+    from flaskobs.logship import ShippingHandler
+    STDOUT.flush()  # access lines still in the batch
+    # Flush and close the log shipper before the process ends; its queue is on disk anyway.
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, ShippingHandler):
+            handler.close()

@@ -1,0 +1,142 @@
+"""The Gunicorn master's side of metrics: serve, fold in dead workers, report workers.
+
+Runs only in the master (from gunicorn_conf.py hooks). Three jobs:
+- Serve the merged multiprocess view on METRICS_PORT, never routed by Nginx.
+- Keep scrape time bounded under worker churn. prometheus_client keeps every dead worker's
+  counter and histogram files forever (client_python #204, #367: thousands of files, scrapes
+  of 10-40 s). When a worker exits, its files are added into one archive file per type,
+  then deleted. The scrape and the fold share one lock, so a scrape sees the worker's
+  values either in its own file or in the archive, never both: counters stay exact and
+  monotonic, and the directory holds (live workers + 1) files per type.
+- Replace the process metrics that multiprocess mode loses: live and configured workers,
+  worker exits, per-worker resident memory and CPU time (read from /proc by the master),
+  and the log shipper's queued backlog.
+
+Folding reads and writes prometheus_client's files with its MmapedDict (and its private
+`_positions`) and relies on the `{type}_{mode}_{pid}.db` naming: prometheus-client is pinned
+exactly, and tests/unit/test_upstream_contract.py names what to review when that pin moves.
+"""
+
+import glob
+import os
+import threading
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.mmap_dict import MmapedDict
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+# Imported here, never lazily in the scrape thread: a worker forked while that thread held
+# an import lock would deadlock on its first import of the same module.
+from flaskobs.logship import backlog_of
+
+_LOCK = threading.Lock()
+_SUMMED = ("counter", "histogram", "summary")
+_GAUGE_MERGE = {"max": max, "min": min, "sum": lambda a, b: a + b}
+_archives: dict[str, MmapedDict] = {}
+_exits = 0
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _archive(directory: str, name: str) -> MmapedDict:
+    path = os.path.join(directory, name)
+    archive = _archives.get(path)
+    if archive is None:
+        archive = _archives[path] = MmapedDict(path)
+    return archive
+
+
+def fold_dead_worker(pid: int, directory: str) -> int:
+    """Add a dead worker's values into the archive files and delete its own; return files folded."""
+    mark_process_dead(pid, directory)
+    folded = 0
+    with _LOCK:
+        for path in glob.glob(os.path.join(directory, f"*_{pid}.db")):
+            parts = os.path.basename(path)[:-3].split("_")
+            kind, mode = parts[0], parts[1] if len(parts) > 2 else ""
+            if kind in _SUMMED:
+                target, merge = f"{kind}_archive.db", (lambda a, b: a + b)
+            elif kind == "gauge" and mode in _GAUGE_MERGE:
+                target, merge = f"gauge_{mode}_archive.db", _GAUGE_MERGE[mode]
+            else:
+                target, merge = None, None  # per-pid or most-recent gauges die with their worker
+            if target is not None:
+                archive = _archive(directory, target)
+                for key, value, timestamp, _pos in MmapedDict.read_all_values_from_file(path):
+                    known = key in archive._positions  # read_value() would create it as 0.0
+                    old, old_ts = archive.read_value(key)
+                    archive.write_value(key, merge(old, value) if known else value, max(timestamp, old_ts))
+            os.unlink(path)
+            folded += 1
+    return folded
+
+
+class _LockedMultiProcessCollector(MultiProcessCollector):
+    def collect(self):
+        with _LOCK:
+            return list(super().collect())
+
+
+def proc_stats(pid: int) -> tuple[float, float] | None:
+    """Return (resident bytes, cpu seconds) of a process, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            resident = int(f.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return None
+    cpu = (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+    return resident, cpu
+
+
+class GunicornCollector:
+    def __init__(self, arbiter, log_queue_dir: str | None):
+        self.arbiter = arbiter
+        self.log_queue_dir = log_queue_dir
+
+    def collect(self):
+        workers = dict(self.arbiter.WORKERS)
+        yield GaugeMetricFamily("gunicorn_workers", "Live Gunicorn worker processes", value=len(workers))
+        yield GaugeMetricFamily("gunicorn_workers_configured", "Workers Gunicorn keeps running",
+                                value=self.arbiter.num_workers)
+        yield CounterMetricFamily("gunicorn_worker_exits", "Workers that exited (recycled, crashed or killed)",
+                                  value=_exits)
+        memory = GaugeMetricFamily("gunicorn_worker_resident_memory_bytes", "Resident memory per worker",
+                                   labels=["pid"])
+        cpu = CounterMetricFamily("gunicorn_worker_cpu_seconds", "CPU time per worker", labels=["pid"])
+        for pid in sorted(workers):
+            stats = proc_stats(pid)
+            if stats:
+                memory.add_metric([str(pid)], stats[0])
+                cpu.add_metric([str(pid)], stats[1])
+        yield memory
+        yield cpu
+        master = proc_stats(os.getpid())
+        if master:
+            yield GaugeMetricFamily("gunicorn_master_resident_memory_bytes", "Resident memory of the master",
+                                    value=master[0])
+        files = glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db"))
+        yield GaugeMetricFamily("gunicorn_metrics_files", "Files in the multiprocess metrics directory",
+                                value=len(files))
+        if self.log_queue_dir:
+            backlog = sum(backlog_of(p) for p in glob.glob(os.path.join(self.log_queue_dir, "slot-*.db")))
+            yield GaugeMetricFamily("app_log_queue_events", "Log events queued for Logstash, not yet delivered",
+                                    value=backlog)
+
+
+def start(arbiter, port: int, host: str = "0.0.0.0", log_queue_dir: str | None = None) -> None:  # nosec B104
+    """Start the metrics server in the master (call from `when_ready`). All interfaces, as
+    Prometheus scrapes it from another container; the port is never published."""
+    registry = CollectorRegistry()
+    _LockedMultiProcessCollector(registry)
+    registry.register(GunicornCollector(arbiter, log_queue_dir))
+    start_http_server(port, host, registry=registry)
+
+
+def worker_exited(pid: int) -> None:
+    """Account for an exited worker (call from `child_exit`)."""
+    global _exits
+    _exits += 1
+    fold_dead_worker(pid, os.environ["PROMETHEUS_MULTIPROC_DIR"])

@@ -1,0 +1,102 @@
+"""Request, database and app metrics, on prometheus-flask-exporter's registry set-up.
+
+Under Gunicorn (PROMETHEUS_MULTIPROC_DIR set before Python starts: flaskobs-serve does it) the
+workers write to the multiprocess directory and the master serves the merged view on
+METRICS_PORT (gunicorn_metrics.py). Elsewhere (tests, `flask run`) each app gets its own
+in-process registry, so tests never see each other's series.
+
+The request metrics keep the exporter's names and labels (flask_http_request_duration_seconds
+by method, url_rule, status; flask_http_request_total; flask_http_request_exceptions_total)
+but are recorded by observer.py's middleware instead of the exporter's defaults, which cost
+more (docs/benchmarks.md compares its documented set-up): context-local lookups on every
+attribute, a regex per excluded path, a labels dict built and looked up under a lock for every
+sample. Here the label children are cached per (method, route, status), so a request costs one
+dict lookup and three multiprocess value writes. Methods outside the standard ones count as
+"other", so a client cannot grow the number of series.
+"""
+
+import os
+from time import perf_counter
+
+from flask import Flask
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_flask_exporter import PrometheusMetrics
+
+from .observer import ROUTE_KEY, START_KEY
+from .settings import Settings
+
+# Request latency buckets: fine below 100 ms where Flask requests live, few above.
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0)
+# Probes and static files are not user traffic; Nginx serves /static/ anyway.
+EXCLUDED_RULES = frozenset({"/healthz", "/readyz", "/static/<path:filename>"})
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def multiprocess() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+class RequestMetrics:
+    """The app's metric families, and the cheap ways to record into them."""
+
+    def __init__(self, exporter: PrometheusMetrics):
+        self.exporter = exporter
+        self.registry = registry = exporter.registry
+        self._duration = Histogram("flask_http_request_duration_seconds", "Flask HTTP request duration in seconds",
+                                   ("method", "url_rule", "status"), buckets=REQUEST_BUCKETS, registry=registry)
+        self._total = Counter("flask_http_request_total", "Total number of HTTP requests", ("method", "status"),
+                              registry=registry)
+        self._exceptions = Counter("flask_http_request_exceptions_total",
+                                   "Total number of HTTP requests which resulted in an exception",
+                                   ("method", "status"), registry=registry)
+        self._db_latency = Histogram("flask_db_query_duration_seconds", "Database query latency", ("operation",),
+                                     buckets=DB_BUCKETS, registry=registry)
+        self.log_events_dropped = Counter(
+            "app_log_events_dropped_total",
+            "Log records not queued for shipping because the queue was full (they still reached stdout)",
+            registry=registry)
+        self._children: dict[tuple[str, str, str], tuple] = {}
+        self._db_children: dict[str, object] = {}
+
+    def record(self, environ: dict, status: str) -> None:
+        """Count a finished request (once: the start time is taken out of the environ)."""
+        started = environ.pop(START_KEY, None)
+        if started is None:
+            return
+        route = environ.get(ROUTE_KEY)
+        route = "None" if route is None else route  # unmatched (404): one series for all of them
+        if route in EXCLUDED_RULES:
+            return
+        method = environ.get("REQUEST_METHOD", "")
+        method = method if method in METHODS else "other"
+        code = status[:3]
+        key = (method, route, code)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = (self._duration.labels(method, route, code),
+                                           self._total.labels(method, code))
+        child[0].observe(perf_counter() - started)
+        child[1].inc()
+
+    def count_exception(self, method: str) -> None:
+        self._exceptions.labels(method if method in METHODS else "other", "500").inc()
+
+    def observe_query(self, operation: str, seconds: float) -> None:
+        child = self._db_children.get(operation)
+        if child is None:
+            child = self._db_children[operation] = self._db_latency.labels(operation)
+        child.observe(seconds)
+
+
+def install(app: Flask, settings: Settings) -> RequestMetrics | None:
+    if not settings.metrics_enabled:
+        return None
+    if multiprocess():
+        from prometheus_flask_exporter.multiprocess import GunicornPrometheusMetrics
+        exporter = GunicornPrometheusMetrics(app, export_defaults=False)
+    else:
+        exporter = PrometheusMetrics(app, path=None, registry=CollectorRegistry(), export_defaults=False)
+    exporter.info("flask_app_info", "Version of the running app", version=settings.app_version,
+                  service=settings.service_name)
+    return RequestMetrics(exporter)

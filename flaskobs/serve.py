@@ -1,0 +1,46 @@
+"""`flaskobs-serve [gunicorn options]`: Gunicorn with flaskobs.gunicorn_conf, serving APP_MODULE.
+
+It empties the multiprocess metrics directory before Gunicorn's Python starts: prometheus_client
+picks its value class when it is first imported, and files left by a previous run would be
+summed into the new counters. Without PROMETHEUS_MULTIPROC_DIR it makes a private one.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+
+
+def prepare_metrics_dir(env) -> str:
+    directory = env.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if not directory:
+        # A private directory (mkdtemp, 0700) in shared memory where there is some.
+        shm = "/dev/shm"  # nosec B108
+        base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+        directory = env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="flaskobs-metrics-", dir=base)
+        return directory
+    os.makedirs(directory, exist_ok=True)
+    for entry in os.scandir(directory):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+    return directory
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    env = dict(os.environ)
+    try:
+        prepare_metrics_dir(env)
+    except OSError as exc:
+        sys.stderr.write(f"configuration error: PROMETHEUS_MULTIPROC_DIR={env.get('PROMETHEUS_MULTIPROC_DIR')!r}: "
+                         f"{exc.strerror}; it must be a writable directory\n")
+        sys.exit(2)
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:flaskobs.gunicorn_conf", *argv]
+    # Replaced by Gunicorn, which becomes the container's PID 1; no shell, fixed arguments.
+    os.execve(sys.executable, command, env)  # noqa: S606  # nosec B606
+
+
+if __name__ == "__main__":
+    main()
