@@ -16,10 +16,10 @@ ALL_PROFILES := app proxy metrics logs full
 ENV_FILES := --env-file compose/images.env $(if $(wildcard .airgap.env),--env-file .airgap.env) $(if $(wildcard .env),--env-file .env)
 # The app publishes its own port only when it runs without Nginx.
 COMPOSE_FILES := -f compose/compose.yaml $(if $(filter-out app,$(PROFILE_LIST)),,-f compose/publish-app.yaml)
-# The app ships its logs, and Nginx writes access log files, only when Logstash runs.
-LOGS_ENV := $(if $(filter logs full,$(PROFILE_LIST)),LOGSTASH_HOST=logstash NGINX_ACCESS_LOG_FILE=on)
 COMPOSE_BASE := docker compose -p $(PROJECT) --project-directory compose $(ENV_FILES)
-COMPOSE := $(LOGS_ENV) $(COMPOSE_BASE) $(COMPOSE_FILES)
+COMPOSE := $(COMPOSE_BASE) $(COMPOSE_FILES)
+# compose.yaml builds your APP_DIR with this checkout's app.Dockerfile, by absolute path.
+export FLASKOBS_DIR := $(CURDIR)
 PROFILE_FLAGS := $(foreach p,$(PROFILE_LIST),--profile $(p))
 ALL_PROFILE_FLAGS := $(foreach p,$(ALL_PROFILES),--profile $(p))
 # Images built from local Debian images must not make BuildKit ask a registry.
@@ -45,10 +45,11 @@ preflight: ## Check engine, Compose, memory and images for PROFILE before starti
 	@$(PYTHON) scripts/preflight.py $(PROFILE) -- $(COMPOSE)
 
 build-ca:
-	@# pip inside the image build needs this host's CA bundle when it has a special one.
-	@mkdir -p app/.build; cert=$$($(PYTHON) -m pip config get global.cert 2>/dev/null || true); \
+	@# pip inside the image build needs this host's CA bundle when it has a special one
+	@# (.build/ is ignored by git; only the local build image holds the copy).
+	@mkdir -p .build; cert=$$($(PYTHON) -m pip config get global.cert 2>/dev/null || true); \
 	 cert=$${cert:-$${PIP_CERT:-}}; \
-	 if [ -n "$$cert" ] && [ -f "$$cert" ]; then cp "$$cert" app/.build/ca.pem; else rm -f app/.build/ca.pem; fi
+	 if [ -n "$$cert" ] && [ -f "$$cert" ]; then cp "$$cert" .build/ca.pem; else rm -f .build/ca.pem; fi
 
 up: ## Build, start PROFILE (default full), wait until healthy, print the URLs
 	@PREFLIGHT_PROFILE_ONLY=1 $(PYTHON) scripts/preflight.py $(PROFILE) -- true
@@ -74,12 +75,20 @@ images-airgap: ## Build Debian-based images (Python, Nginx, Prometheus) from a D
 	@bash scripts/airgap-images.sh
 
 ## —— Development —————————————————————————————————————————————————————————
-$(VENV)/.installed: requirements-dev.txt app/requirements.txt
+$(VENV)/.installed: requirements-dev.txt requirements.txt app/requirements.txt examples/bookshelf/requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q -r requirements-dev.txt
+	@$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
-venv: $(VENV)/.installed ## Create .venv with the pinned test and lint tools
+# Upstream's published types (Grafana dashboards, Elasticsearch bodies), pinned by package-lock.json.
+TYPECHECK := tests/typecheck
+$(TYPECHECK)/node_modules/.installed: $(TYPECHECK)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: the type checks need Node.js 18+ and npm (apt-get install nodejs npm)" >&2; exit 1; }
+	@npm ci --prefix $(TYPECHECK) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+venv: $(VENV)/.installed $(TYPECHECK)/node_modules/.installed ## Create .venv with the pinned test and lint tools, and the type packages
 
 test: venv build-ca ## Run every test tier (unit, config, integration)
 	@$(PY) -m pytest tests
@@ -96,19 +105,20 @@ test-integration: venv build-ca ## Integration tests: real containers per profil
 test-e2e: venv build-ca ## On a host with registry access: also the Grafana, Elastic and upstream-image tests, none may skip
 	@REQUIRED_TIERS=config,integration,config:registry,integration:registry $(PY) -m pytest tests/config tests/integration
 
-lint: venv ## Lint Python with ruff
-	@$(VENV)/bin/ruff check .
+lint: venv ## Lint: ruff and bandit (Python), hadolint (Dockerfiles), yamllint (YAML)
+	@$(PY) -m pytest -q tests/unit/test_lint.py
 
-bench: venv ## Measure what instrumentation costs; writes docs/benchmarks.md (about 11 min)
+bench: venv ## Measure what instrumentation costs; writes docs/benchmarks.md (about 12 min; needs wrk)
 	@$(PY) -m pip install -q -r requirements-bench.txt
-	@$(PY) bench/run.py $(BENCH_ARGS)
+	@$(PY) -m bench.run $(BENCH_ARGS)
 
-lock: ## Re-pin app/requirements.txt from the unpinned list in app/requirements.in
-	@d=$$(mktemp -d); $(PYTHON) -m venv $$d; $$d/bin/pip install -q -r app/requirements.in; \
-	 { echo "# Runtime dependencies of the app image, pinned (regenerate: make lock)."; $$d/bin/pip freeze; } > app/requirements.txt; \
-	 rm -rf $$d; echo "lock: wrote app/requirements.txt"
+lock: ## Re-pin requirements.txt (flaskobs and its dependencies) from pyproject.toml
+	@d=$$(mktemp -d); $(PYTHON) -m venv $$d; $$d/bin/pip install -q .; \
+	 { echo "# flaskobs and its dependencies, pinned: what the app image installs (regenerate: make lock)."; \
+	   $$d/bin/pip freeze --exclude flaskobs; } > requirements.txt; \
+	 rm -rf $$d build flaskobs.egg-info; echo "lock: wrote requirements.txt"
 
 clean: ## Remove containers and volumes of this project, and local caches (keeps .env)
 	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) down --volumes --remove-orphans || true
-	@rm -rf app/.build .pytest_cache .ruff_cache
+	@rm -rf .build build dist .pytest_cache .ruff_cache
 	@find . -name __pycache__ -prune -exec rm -rf {} +

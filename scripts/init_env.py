@@ -1,6 +1,7 @@
 """`make init`: write .env from .env.example with fresh secrets, and a development TLS pair.
 
 Never overwrites: a secret already set in .env is kept, and so are existing certificates.
+FLASKOBS_DIR, this checkout's absolute path (for plain `docker compose`), is kept current.
 """
 
 import os
@@ -9,16 +10,10 @@ import shutil
 import subprocess
 import sys
 
-SECRETS = {  # variable -> length of the random value
-    "SECRET_KEY": 48,
-    "GRAFANA_ADMIN_PASSWORD": 24,
-    "GRAFANA_SECRET_KEY": 32,
-    "ELASTIC_PASSWORD": 24,
-    "KIBANA_SYSTEM_PASSWORD": 24,
-    "LOGSTASH_INTERNAL_PASSWORD": 24,
-    "GRAFANA_ES_PASSWORD": 24,
-    "KIBANA_ENCRYPTION_KEY": 48,
-}
+# Variable -> length of the random value make init writes (lengths, not secrets).
+SECRETS = dict.fromkeys(("GRAFANA_ADMIN_PASSWORD", "ELASTIC_PASSWORD", "KIBANA_SYSTEM_PASSWORD",
+                         "LOGSTASH_INTERNAL_PASSWORD", "GRAFANA_ES_PASSWORD"), 24)
+SECRETS.update(SECRET_KEY=48, GRAFANA_SECRET_KEY=32, KIBANA_ENCRYPTION_KEY=48)
 
 
 def fill(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -38,6 +33,17 @@ def fill(lines: list[str]) -> tuple[list[str], list[str]]:
         out.append(f"{key}={secrets.token_urlsafe(SECRETS[key])[:SECRETS[key]]}\n")
         filled.append(key)
     return out, filled
+
+
+def locate(lines: list[str], root: str) -> tuple[list[str], bool]:
+    """Set FLASKOBS_DIR to this checkout; return the lines and whether they changed."""
+    wanted = f"FLASKOBS_DIR={os.path.abspath(root)}\n"
+    for i, line in enumerate(lines):
+        if line.split("=", 1)[0].strip() == "FLASKOBS_DIR" and not line.lstrip().startswith("#"):
+            if line == wanted:
+                return lines, False
+            return [*lines[:i], wanted, *lines[i + 1:]], True
+    return [*lines, wanted], True
 
 
 def make_certs(directory: str) -> str:
@@ -62,7 +68,8 @@ def main(root: str) -> int:
     with open(source) as f:
         lines = f.readlines()
     lines, filled = fill(lines)
-    if filled or source == example:
+    lines, moved = locate(lines, root)
+    if filled or moved or source == example:
         tmp = env_path + ".tmp"
         with open(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "w") as f:
             f.writelines(lines)

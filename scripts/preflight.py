@@ -1,4 +1,5 @@
-"""Checks before `make up`: engine, Compose version, memory and kernel settings, images.
+"""Checks before `make up`: engine, Compose version, memory and kernel settings, your app's
+folders (APP_DIR, APP_STATIC_DIR), images.
 
 Usage: preflight.py PROFILE[,PROFILE...] -- <compose command words>
 Exits 2 with what to do when something would make the start fail.
@@ -75,9 +76,42 @@ def local(image: str) -> bool:
     return run(["docker", "image", "inspect", image]).returncode == 0
 
 
+def check_app_folders(svc: dict) -> None:
+    """APP_DIR (the app image's build context) and APP_STATIC_DIR exist, before anything builds."""
+    app = svc.get("app", {})
+    build = app.get("build", {})
+    context, raw = build.get("context", ""), build.get("args", {}).get("APP_DIR", "")
+    where = f"APP_DIR={raw}" + (f" (resolved to {context})" if raw != context else "")
+    hint = "; paths are absolute or relative to compose/"
+    if context and not os.path.isdir(context):
+        fail(f"{where} is not a folder: set APP_DIR to the folder with your app's code and requirements.txt{hint}")
+    if context and not os.path.isfile(os.path.join(context, "requirements.txt")):
+        fail(f"{where} has no requirements.txt: add one listing what your app imports besides Flask and "
+             "flaskobs (it may be empty)")
+    for volume in svc.get("nginx", {}).get("volumes", []):
+        if volume.get("target") != "/srv/static" or volume.get("type") != "bind":
+            continue
+        source = volume["source"]
+        if not os.path.isdir(source):
+            fail(f"APP_STATIC_DIR resolves to {source}, which is not a folder: point it at your static "
+                 f"files, or leave it empty for the app to serve them{hint}")
+        if context and os.path.commonpath([os.path.realpath(source), os.path.realpath(context)]) != \
+                os.path.realpath(context):
+            # Most likely the demo's folder left in .env after APP_DIR moved to another app.
+            fail(f"APP_STATIC_DIR ({source}) is not inside {where}: set it to your app's static folder, or "
+                 f"leave it empty for the app to serve its static files")
+
+
+def needed(svc: dict) -> set[str]:
+    """Images to pull or load: those no service of the project builds."""
+    built = {s["image"] for s in svc.values() if "build" in s}
+    return {s["image"] for s in svc.values() if "build" not in s and s["image"] not in built}
+
+
 def check_images(compose: list[str], profiles: list[str]) -> None:
     wanted = services(compose, profiles)
-    missing = sorted({s["image"] for s in wanted.values() if "build" not in s and not local(s["image"])})
+    check_app_folders(wanted)
+    missing = sorted(image for image in needed(wanted) if not local(image))
     never = any(s.get("pull_policy") == "never" for s in wanted.values())
     if missing and not never:
         for image in list(missing):
@@ -88,8 +122,7 @@ def check_images(compose: list[str], profiles: list[str]) -> None:
         return
     runnable = []
     for profile in PROFILES:
-        svc = services(compose, [profile])
-        if all("build" in s or local(s["image"]) for s in svc.values()):
+        if all(local(image) for image in needed(services(compose, [profile]))):
             runnable.append(profile)
     fail("these images are not available and cannot be pulled (no registry?):\n  "
          + "\n  ".join(missing)

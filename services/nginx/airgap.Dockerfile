@@ -2,6 +2,9 @@
 # (config in /etc/nginx, logs to stdout/stderr, `nginx -g 'daemon off;'`).
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
+# Versions come from the Debian suite the image is built from (DEBIAN_SUITE, its mirror);
+# exact pins would break at every point release of it (DL3008).
+# hadolint ignore=DL3008
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light gettext-base curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default \

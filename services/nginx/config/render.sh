@@ -2,6 +2,7 @@
 # Entry point of the nginx service: check the settings, render templates/*.template into
 # /etc/nginx/conf.d (a tmpfs), check the result with `nginx -t`, then exec nginx.
 # The image's own /etc/nginx/nginx.conf (upstream or Debian) is kept; it includes conf.d/*.conf.
+# Every setting's default is here, and only here (compose.yaml passes .env's values as they are).
 set -eu
 here=$(dirname "$0")
 fail() { echo "nginx config: $*" >&2; exit 2; }
@@ -21,7 +22,17 @@ echo "$RATE_LIMIT" | grep -Eq '^[0-9]+r/[sm]$' || fail "RATE_LIMIT=$RATE_LIMIT i
 echo "$RATE_LIMIT_BURST" | grep -Eq '^[0-9]+$' || fail "RATE_LIMIT_BURST=$RATE_LIMIT_BURST must be a whole number"
 echo "$CLIENT_MAX_BODY_SIZE" | grep -Eq '^[0-9]+[kKmMgG]?$' || fail "CLIENT_MAX_BODY_SIZE=$CLIENT_MAX_BODY_SIZE is not allowed; example: 1m or 512k"
 echo "$PUBLIC_HTTPS_PORT" | grep -Eq '^[0-9]+$' || fail "PUBLIC_HTTPS_PORT=$PUBLIC_HTTPS_PORT must be a port number"
-SERVER_NAME=${SERVER_NAME:-localhost}
+SERVER_NAME=${SERVER_NAME:-localhost 127.0.0.1}
+# The app: Compose passes app:$PORT. Its static files, when APP_STATIC_DIR is mounted at
+# /srv/static, are served from disk; without it the app serves them.
+APP_UPSTREAM=${APP_UPSTREAM:-app:8000}
+echo "$APP_UPSTREAM" | grep -Eq '^[A-Za-z0-9._-]+:[0-9]{1,5}$' || fail "APP_UPSTREAM=$APP_UPSTREAM is not host:port; set PORT to the app's port"
+STATIC_LOCATION=""
+if [ -n "${APP_STATIC_DIR:-}" ]; then
+  STATIC_LOCATION="include /etc/nginx/conf.d/static-location.inc;"
+fi
+: "${CONTENT_SECURITY_POLICY:=default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'}"
+case "$CONTENT_SECURITY_POLICY" in *'"'*) fail "CONTENT_SECURITY_POLICY may not contain a double quote" ;; esac
 # Where HTTP redirects to: the host as the client typed it, on the public HTTPS port.
 if [ "$PUBLIC_HTTPS_PORT" = 443 ]; then HTTPS_SUFFIX=""; else HTTPS_SUFFIX=":$PUBLIC_HTTPS_PORT"; fi
 if [ "$TLS" = on ]; then
@@ -31,8 +42,14 @@ if [ "$TLS" = on ]; then
 fi
 # With the logs profile Nginx also writes its JSON access log to one file per day on a volume
 # that Logstash tails; files older than two days are deleted.
+# auto: on when the deployment includes Logstash (the logs and full profiles write its name
+# to /run/deployment/logstash-host; compose.yaml, shipping-on).
 ACCESS_LOG_FILE=""
-case "${NGINX_ACCESS_LOG_FILE:-off}" in
+mode=${NGINX_ACCESS_LOG_FILE:-auto}
+if [ "$mode" = auto ]; then
+  if [ -s /run/deployment/logstash-host ]; then mode=on; else mode=off; fi
+fi
+case "$mode" in
   off) ;;
   on)
     dir=/var/log/nginx/flaskobs
@@ -42,15 +59,17 @@ case "${NGINX_ACCESS_LOG_FILE:-off}" in
     ACCESS_LOG_FILE="access_log $dir/access-\$log_day.json flaskobs_json;"
     (while sleep 3600; do find "$dir" -name 'access-*.json' -mtime +2 -delete; done) &
     ;;
-  *) fail "NGINX_ACCESS_LOG_FILE=$NGINX_ACCESS_LOG_FILE is not allowed; allowed: on, off" ;;
+  *) fail "NGINX_ACCESS_LOG_FILE=$NGINX_ACCESS_LOG_FILE is not allowed; allowed: auto, on, off" ;;
 esac
-export APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NAME HTTPS_SUFFIX ACCESS_LOG_FILE
+export APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NAME HTTPS_SUFFIX ACCESS_LOG_FILE \
+  APP_UPSTREAM STATIC_LOCATION CONTENT_SECURITY_POLICY
 
 # Only our variables are substituted; nginx's own $variables stay as they are.
-vars='${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${ACCESS_LOG_FILE}'
+vars='${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${ACCESS_LOG_FILE} ${APP_UPSTREAM} ${STATIC_LOCATION} ${CONTENT_SECURITY_POLICY}'
 render() { envsubst "$vars" < "$here/templates/$1.template" > "/etc/nginx/conf.d/$2"; }
 render http.conf 00-http.conf
 render internal.conf 10-internal.conf
+render static-location.conf static-location.inc
 render app-locations.conf app-locations.inc
 render headers.conf headers.inc
 render server-settings.conf server-settings.inc
