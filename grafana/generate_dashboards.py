@@ -37,13 +37,15 @@ def prom(expr: str, legend: str = "", ref: str = "A") -> dict:
 
 
 def panel(kind: str, title: str, targets: list[dict], unit: str = "short", description: str = "",
-          datasource: dict = PROM, **options) -> dict:
-    return {
-        "type": kind, "title": title, "description": description, "datasource": datasource,
-        "targets": targets,
+          datasource: dict | None = PROM, **options) -> dict:
+    found = {
+        "type": kind, "title": title, "description": description, "targets": targets,
         "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
         "options": options or {},
     }
+    if datasource is not None:  # a text panel reads nothing
+        found["datasource"] = datasource
+    return found
 
 
 def dashboard(uid: str, title: str, panels: list[tuple[dict, int, int]], links=(), variables=()) -> dict:
@@ -68,7 +70,13 @@ def es_count_by(field: str, query: str) -> dict:
 
 
 def link(title: str, uid: str) -> dict:
-    return {"title": title, "type": "link", "url": f"/d/{uid}", "keepTime": True, "targetBlank": False}
+    """A link to another of our dashboards, with every field Grafana's DashboardLink requires."""
+    return {"title": title, "type": "link", "url": f"/d/{uid}", "keepTime": True, "targetBlank": False,
+            "asDropdown": False, "icon": "dashboard", "includeVars": False, "tags": [], "tooltip": ""}
+
+
+# Panels on Elasticsearch say so: in the metrics profile there is none, and they stay empty.
+NEEDS_ES = "From Elasticsearch, which the logs and full profiles run; empty in the metrics profile."
 
 
 COUNT = "flask_http_request_duration_seconds_count"
@@ -144,27 +152,41 @@ def nginx() -> dict:
                "reqps"), 12, 8),
         # stub_status has no status codes or timings: they come from Nginx's JSON access log (logs profile).
         (panel("timeseries", "Responses by status class (access log, logs profile)",
-               [es_count_by("status_class", 'logger:"nginx.access"')], datasource=ES), 12, 8),
+               [es_count_by("status_class", 'logger:"nginx.access"')], description=NEEDS_ES, datasource=ES), 12, 8),
         (panel("timeseries", "Upstream response time (access log, logs profile)", [
             {"datasource": ES, "refId": "A", "query": 'logger:"nginx.access"',
              "metrics": [{"id": "1", "type": "percentiles", "field": "upstream_response_time",
                           "settings": {"percents": ["50", "95", "99"]}}],
              "timeField": "@timestamp",
              "bucketAggs": [{"id": "2", "type": "date_histogram", "field": "@timestamp",
-                             "settings": {"interval": "auto"}}]}], "s", datasource=ES), 12, 8),
+                             "settings": {"interval": "auto"}}]}], "s", description=NEEDS_ES, datasource=ES), 12, 8),
     ], links=[link("Flask service", "flask-service")])
 
 
+def es_logs(query: str) -> dict:
+    return {"datasource": ES, "refId": "A", "query": query, "metrics": [{"id": "1", "type": "logs"}],
+            "bucketAggs": [], "timeField": "@timestamp"}
+
+
 def logs() -> dict:
-    # "*" shows every line; paste an id from an X-Request-ID response header to follow one request.
-    request_id = {"name": "request_id", "label": "Request id", "type": "textbox", "query": "*",
-                  "current": {"text": "*", "value": "*"}, "description": "From the X-Request-ID response header"}
+    # Grafana writes a variable into an Elasticsearch query in its lucene format, which escapes
+    # "*": a default of "*" became request_id:\* and matched nothing. The id goes in raw, quoted
+    # (ids are letters, digits and . _ : -); "every line" is a panel of its own, with no filter,
+    # since lines logged outside a request have no request_id at all.
+    request_id = {"name": "request_id", "label": "Request id", "type": "textbox", "query": "",
+                  "current": {"text": "", "value": ""}, "description": "From the X-Request-ID response header"}
     return dashboard("flask-logs", "Logs", [
-        (panel("timeseries", "Log lines by level", [es_count_by("level", "*")], datasource=ES), 24, 7),
-        (panel("logs", "Lines of the request id (app and Nginx)", [
-            {"datasource": ES, "refId": "A", "query": "request_id:$request_id",
-             "metrics": [{"id": "1", "type": "logs"}], "bucketAggs": [], "timeField": "@timestamp"}],
-            datasource=ES, showTime=True, wrapLogMessage=True, sortOrder="Ascending"), 24, 16),
+        (panel("text", "About these panels", [], description=NEEDS_ES, datasource=None, mode="markdown",
+               content="Logs in Elasticsearch: the **logs** and **full** profiles. Paste an id from an "
+                       "`X-Request-ID` response header in *Request id* to follow one request through Nginx "
+                       "and the app."), 24, 3),
+        (panel("timeseries", "Log lines by level", [es_count_by("level", "*")], description=NEEDS_ES,
+               datasource=ES), 24, 7),
+        (panel("logs", "Lines of the request id (app and Nginx)", [es_logs('request_id:"${request_id:raw}"')],
+               description=NEEDS_ES, datasource=ES, showTime=True, wrapLogMessage=True,
+               sortOrder="Ascending"), 24, 12),
+        (panel("logs", "Every line", [es_logs("*")], description=NEEDS_ES, datasource=ES, showTime=True,
+               wrapLogMessage=True, sortOrder="Descending"), 24, 12),
     ], links=[link("Flask service", "flask-service")], variables=[request_id])
 
 

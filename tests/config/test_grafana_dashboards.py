@@ -42,8 +42,10 @@ def test_committed_json_is_what_the_generator_makes():
 def test_panels_use_current_types_and_fixed_datasource_uids():
     uids = datasource_uids()
     assert uids == {"prometheus", "elasticsearch-logs"}
+    for path in DASHBOARDS:
+        for panel in json.loads(path.read_text())["panels"]:
+            assert panel["type"] in CURRENT_PANELS, (path.name, panel["title"], panel["type"])
     for name, panel, target in targets():
-        assert panel["type"] in CURRENT_PANELS, (name, panel["title"], panel["type"])
         assert panel["datasource"]["uid"] in uids, (name, panel["title"])
         assert target["datasource"]["uid"] in uids, (name, panel["title"])
     for path in DASHBOARDS:
@@ -93,3 +95,27 @@ def test_the_parse_check_catches_a_typo(tmp_path, typo):
                           image_vars()["PROMETHEUS_IMAGE"], "check", "rules", "/check/bad.rules.yml"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
+
+
+def es_targets():
+    return [(name, panel, target) for name, panel, target in targets()
+            if target["datasource"]["type"] == "elasticsearch"]
+
+
+def test_the_request_id_goes_into_queries_raw_and_all_lines_have_a_filterless_panel():
+    """Grafana writes variables into Elasticsearch queries in its lucene format, which escapes
+    "*": the Logs dashboard's default became request_id:\\* and showed nothing (issue 12, 1)."""
+    queries = [target["query"] for _, _, target in es_targets()]
+    assert queries and all("$request_id" not in q and "${request_id}" not in q for q in queries), queries
+    assert 'request_id:"${request_id:raw}"' in queries
+    logs = json.loads((ROOT / "grafana/dashboards/logs.json").read_text())
+    every_line = [p for p in logs["panels"] if p["type"] == "logs" and p["targets"][0]["query"] == "*"]
+    assert every_line, "no panel shows every line (those logged outside a request have no request_id)"
+    variable = logs["templating"]["list"][0]
+    assert variable["name"] == "request_id" and variable["query"] == ""
+
+
+def test_panels_on_elasticsearch_say_why_they_may_be_empty():
+    """In the metrics profile Grafana has no Elasticsearch behind the datasource (issue 12, 11)."""
+    for name, panel, _ in es_targets():
+        assert "logs and full profiles" in panel["description"], (name, panel["title"])

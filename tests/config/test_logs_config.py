@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from support.docker import ROOT, image_present, image_vars
 
-from app.logs import JsonFormatter
+from flaskobs.logs import JsonFormatter
 
 PIPELINE = (ROOT / "logstash/pipeline/main.conf").read_text()
 DEAD_LETTERS = (ROOT / "logstash/pipeline/dead-letters.conf").read_text()
@@ -50,15 +50,42 @@ def test_outputs_use_the_least_privileged_user_and_a_data_stream(conf):
                for grant in role["indices"] for p in grant["names"])
 
 
-def test_redelivered_events_are_indexed_once():
+def test_redelivered_events_are_indexed_once_and_quietly():
     assert 'document_id           => "%{[@metadata][doc_id]}"' in PIPELINE
     assert 'copy => { "event_id" => "[@metadata][doc_id]" }' in PIPELINE
+    # A duplicate is a 409 on its id: dropped, as intended, without a warning carrying the event.
+    assert re.search(r'silence_errors_in_log\s*=>\s*\["version_conflict_engine_exception"\]', PIPELINE)
+
+
+def test_nginx_lines_carry_a_level_and_an_id_of_their_own():
+    """Nginx's format has no level (every line was UNKNOWN and tagged _missing_level) and no
+    event_id (lines were fingerprinted with second-resolution fields and could collide)."""
+    nginx_branch = PIPELINE[PIPELINE.index('if "nginx" in [tags] and ![level]'):]
+    for status, level in ((">= 500", "ERROR"), (">= 400", "WARNING")):
+        assert re.search(rf'\[status\] {status} \{{ mutate \{{ add_field => \{{ "level" => "{level}" }}', nginx_branch)
+    assert 'else { mutate { add_field => { "level" => "INFO" } } }' in nginx_branch
+    assert PIPELINE.index('if "nginx" in [tags] and ![level]') < PIPELINE.index("if ![level]")
+    log_format = (ROOT / "services/nginx/config/templates/http.conf.template").read_text()
+    assert '"event_id":"$request_id"' in log_format  # Nginx's own per-request id, never the client's
+
+
+def test_the_dead_letter_queue_deletes_what_it_has_read():
+    """Without clean_consumed, read segments stay until dead_letter_queue.max_bytes, and then
+    new rejects are dropped."""
+    assert re.search(r"clean_consumed\s*=>\s*true", DEAD_LETTERS)
+    assert "dead_letter_queue.max_bytes" in (ROOT / "README.md").read_text()
+
+
+def test_logstash_settings_use_current_names():
+    settings = (ROOT / "logstash/config/logstash.yml").read_text()
+    keys = [line.split(":")[0] for line in settings.splitlines() if line and not line.startswith("#")]
+    assert "api.http.host" in keys and "http.host" not in keys  # http.host is deprecated since 8.x
 
 
 def test_nothing_accepted_is_dropped():
     settings = (ROOT / "logstash/config/logstash.yml").read_text()
     assert "queue.type: persisted" in settings and "dead_letter_queue.enable: true" in settings
-    assert "dead_letter_queue" in DEAD_LETTERS and "drop" not in PIPELINE + DEAD_LETTERS
+    assert "dead_letter_queue" in DEAD_LETTERS and not re.search(r"\bdrop\s*\{", PIPELINE + DEAD_LETTERS)
     for tag in ("_missing_level", "_missing_logger", "_message_truncated"):
         assert tag in PIPELINE
 
@@ -113,12 +140,16 @@ def test_setup_script_is_valid_bash_and_idempotent_by_design():
 
 
 @pytest.mark.registry_image
-def test_pipeline_config_passes_logstash_own_check(tmp_path):
+@pytest.mark.parametrize("pipeline", ["main.conf", "dead-letters.conf"])
+def test_pipeline_config_passes_logstash_own_check(pipeline):
     image = image_vars().get("LOGSTASH_IMAGE", "")
     if not image_present(image):
         pytest.skip(f"{image} is not in the engine and no registry is reachable")
-    out = subprocess.run(["docker", "run", "--rm", "-e", "LOGSTASH_INTERNAL_PASSWORD=x",
+    # The dead_letter_queue input checks that its path exists: make it as a running Logstash has it.
+    check = ("mkdir -p /usr/share/logstash/data/dead_letter_queue/main && logstash --config.test_and_exit "
+             f"-f /usr/share/logstash/pipeline/{pipeline}")
+    out = subprocess.run(["docker", "run", "--rm", "-e", "LOGSTASH_INTERNAL_PASSWORD=x", "--entrypoint", "bash",
                           "-v", f"{ROOT}/logstash/pipeline:/usr/share/logstash/pipeline:ro",
-                          image, "logstash", "--config.test_and_exit", "-f", "/usr/share/logstash/pipeline/main.conf"],
-                         capture_output=True, text=True, timeout=300)
+                          "-v", f"{ROOT}/logstash/config/logstash.yml:/usr/share/logstash/config/logstash.yml:ro",
+                          image, "-c", check], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:]

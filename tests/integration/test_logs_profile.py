@@ -1,38 +1,41 @@
-"""The `logs` profile end to end: requests through Nginx become documents in Elasticsearch
-(the app's lines and Nginx's access log, by request id), nothing is lost while Logstash is
-stopped, and Kibana is up with its data view. Needs the Elastic images: where no registry is
-reachable (this project's CI machine) it skips; `make test-e2e` runs it on any Docker host."""
+"""The `full` profile's log path end to end: requests through Nginx become documents in
+Elasticsearch (the app's lines and Nginx's access log, by request id), nothing is lost while
+Logstash is stopped, Kibana is available with its data view, and Grafana's Logs dashboard query
+finds a request's lines through the grafana_reader user. Needs the Elastic and Grafana images:
+where no registry is reachable (this project's CI machine) it skips; `make test-e2e` runs it
+on any Docker host."""
 
+import json
 import time
 import uuid
 
 import pytest
 import requests
-from support.docker import require_images
+from support.apps import DEMO
+from support.docker import ROOT, require_images
+from support.elastic import es_url
 from support.stack import compose_stack
+from support.waiting import wait_until
 
-pytestmark = [pytest.mark.stack("logs"), pytest.mark.registry_image]
+pytestmark = [pytest.mark.stack("full"), pytest.mark.registry_image]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    require_images("PYTHON_IMAGE", "NGINX_IMAGE", "ELASTICSEARCH_IMAGE", "LOGSTASH_IMAGE", "KIBANA_IMAGE")
-    workdir = tmp_path_factory.mktemp("logs")
-    with compose_stack("logs", ["logs"], workdir, environment={"LOGSTASH_HOST": "logstash",
-                                                               "NGINX_ACCESS_LOG_FILE": "on"}) as running:
+    require_images("PYTHON_IMAGE", "DEBIAN_IMAGE", "NGINX_IMAGE", "ELASTICSEARCH_IMAGE", "LOGSTASH_IMAGE",
+                   "KIBANA_IMAGE", "PROMETHEUS_IMAGE", "GRAFANA_IMAGE")
+    workdir = tmp_path_factory.mktemp("full")
+    # No LOGSTASH_HOST here: the profile itself switches shipping on.
+    with compose_stack("full", ["full"], workdir, **DEMO.env()) as running:
         running.certs = workdir / "certs" / "tls.crt"
-        env = dict(line.split("=", 1) for line in running.env_file.read_text().splitlines() if "=" in line)
-        running.elastic = ("elastic", env["ELASTIC_PASSWORD"])
+        running.elastic = ("elastic", running.env["ELASTIC_PASSWORD"])
         yield running
 
 
 def es(stack, path: str, **params) -> dict:
     """Query Elasticsearch from inside the compose network (it publishes no port)."""
-    import json
-    query = "&".join(f"{k}={v}" for k, v in params.items())
-    out = stack.exec("elasticsearch", "curl", "-sS", "-u", ":".join(stack.elastic),
-                     f"http://127.0.0.1:9200{path}?{query}")
-    return json.loads(out.stdout)
+    out = stack.exec("elasticsearch", "curl", "-sS", "-u", ":".join(stack.elastic), es_url(path, **params))
+    return json.loads(out)
 
 
 def send(stack, ids):
@@ -45,7 +48,7 @@ def send(stack, ids):
 
 def documents_for(stack, ids) -> dict[tuple[str, str], int]:
     es(stack, "/logs-flask-default/_refresh")
-    found = es(stack, "/logs-flask-*/_search", size=10000, q="request_id:" + "(" + " OR ".join(ids) + ")")
+    found = es(stack, "/logs-flask-*/_search", size=10000, q="request_id:(" + " OR ".join(f'"{i}"' for i in ids) + ")")
     counts: dict[tuple[str, str], int] = {}
     for hit in found.get("hits", {}).get("hits", []):
         key = (hit["_source"]["request_id"], hit["_source"]["logger"])
@@ -55,15 +58,11 @@ def documents_for(stack, ids) -> dict[tuple[str, str], int]:
 
 def wait_for_documents(stack, ids, timeout=120):
     # The app's own line and Nginx's access log line (Gunicorn's is not shipped by default).
-    wanted = {(i, logger) for i in ids for logger in ("app.api", "nginx.access")}
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        counts = documents_for(stack, ids)
-        if set(counts) >= wanted:
-            assert set(counts.values()) == {1}, "duplicates in Elasticsearch"
-            return counts
-        time.sleep(2)
-    raise AssertionError(f"missing after {timeout} s: {sorted(wanted - set(documents_for(stack, ids)))[:10]}")
+    wanted = {(i, logger) for i in ids for logger in ("demo.api", "nginx.access")}
+    counts = wait_until(lambda: (c := documents_for(stack, ids)) and set(c) >= wanted and c, timeout,
+                        f"{len(wanted)} documents in Elasticsearch", 2)
+    assert set(counts.values()) == {1}, "duplicates in Elasticsearch"
+    return counts
 
 
 def test_request_logs_reach_elasticsearch_by_request_id(stack):
@@ -73,23 +72,40 @@ def test_request_logs_reach_elasticsearch_by_request_id(stack):
 
 
 def test_nothing_is_lost_while_logstash_is_stopped(stack):
-    stack.run("stop", "logstash")
+    stack.service("stop", "logstash")
     ids = [f"down-{uuid.uuid4().hex}" for _ in range(30)]
     send(stack, ids[:15])
     time.sleep(30)
     send(stack, ids[15:])
-    stack.run("start", "logstash")
+    stack.service("start", "logstash")
     wait_for_documents(stack, ids, timeout=240)
 
 
 def test_kibana_is_available_with_the_data_view(stack):
     kibana = stack.url("kibana", 5601)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
+
+    def ready():
+        # `degraded` answers 200 too: wait for `available` itself.
         status = requests.get(kibana + "/api/status", auth=stack.elastic, timeout=10)
         views = requests.get(kibana + "/api/data_views", auth=stack.elastic, timeout=10)
-        if status.ok and views.ok and any(v["id"] == "logs-flask" for v in views.json()["data_view"]):
-            assert status.json()["status"]["overall"]["level"] == "available"
-            return
-        time.sleep(5)
-    raise AssertionError("Kibana is not available with the logs-flask data view")
+        return (status.ok and status.json()["status"]["overall"]["level"] == "available"
+                and views.ok and any(v["id"] == "logs-flask" for v in views.json()["data_view"]))
+    wait_until(ready, 180, "Kibana available with the logs-flask data view", 5)
+
+
+def test_grafanas_logs_query_finds_a_request_through_its_reader_user(stack):
+    """The Logs dashboard's own query, sent through Grafana's API to the provisioned datasource
+    (which reads Elasticsearch as grafana_reader), finds the lines of a request sent through Nginx."""
+    request_id = f"grafana-{uuid.uuid4().hex}"
+    send(stack, [request_id])
+    wait_for_documents(stack, [request_id])
+    logs = json.loads((ROOT / "grafana/dashboards/logs.json").read_text())
+    target = next(p for p in logs["panels"] if p["title"].startswith("Lines of the request id"))["targets"][0]
+    query = {**target, "query": target["query"].replace("${request_id:raw}", request_id)}
+    auth = (stack.env.get("GRAFANA_ADMIN_USER", "admin"), stack.env["GRAFANA_ADMIN_PASSWORD"])
+    response = requests.post(stack.url("grafana", 3000) + "/api/ds/query", auth=auth, timeout=30,
+                             json={"queries": [query], "from": "now-1h", "to": "now"})
+    assert response.ok, response.text
+    frames = response.json()["results"]["A"]["frames"]
+    assert request_id in json.dumps(frames)
+    assert sum(len(f["data"]["values"][0]) for f in frames if f["data"]["values"]) >= 2  # app and Nginx
