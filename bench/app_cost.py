@@ -2,7 +2,7 @@
 plus Gunicorn's access line where it is on. The fastest of several rounds of many calls, so
 the shared machine's slow phases drop out; throughput ratios carry them.
 
-  python bench/app_cost.py MODE PATH   (MODE: bare | metrics | full)  -> microseconds per request
+  python -m bench.app_cost MODE PATH   (MODE: bare | metrics | full)  -> microseconds per request
 """
 
 import datetime
@@ -12,10 +12,7 @@ import tempfile
 import timeit
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from stdout_pipe import stdout_to_pipe  # noqa: E402
+from bench.stdout_pipe import stdout_to_pipe
 
 
 def main() -> None:
@@ -30,24 +27,25 @@ def main() -> None:
 
 
 def measure(mode: str, path: str, work: Path) -> float:
+    from demo import create_app
     from gunicorn.config import Config
-    from support.gunicorn import free_port
-    from support.sink import JsonLinesSink
     from werkzeug.test import EnvironBuilder
 
-    from app import create_app
-    from app.gunicorn_logging import STDOUT, JsonAccessLogger
+    from flaskobs.gunicorn_logging import STDOUT, JsonLogger
+    from tests.support.gunicorn import free_port
+    from tests.support.sink import JsonLinesSink
 
-    cfg = {"APP_ENV": "production", "SECRET_KEY": os.urandom(24).hex(), "LOG_LEVEL": "WARNING",
-           "DATABASE_URL": f"sqlite:///{work}/app.db", "LOG_QUEUE_DIR": str(work / "queue")}
+    # The demo reads its settings and flaskobs's from the environment, as in the container.
+    os.environ.update({"APP_ENV": "production", "SECRET_KEY": os.urandom(24).hex(), "LOG_LEVEL": "WARNING",
+                       "DATABASE_URL": f"sqlite:///{work}/app.db", "LOG_QUEUE_DIR": str(work / "queue")})
     if mode == "bare":
-        cfg["METRICS_ENABLED"] = "false"
+        os.environ["METRICS_ENABLED"] = "false"
     sink = None
     if mode == "full":
         port = free_port()
         sink = JsonLinesSink(port).start()
-        cfg.update(LOGSTASH_HOST="127.0.0.1", LOGSTASH_PORT=port)
-    app = create_app(cfg)
+        os.environ.update(LOGSTASH_HOST="127.0.0.1", LOGSTASH_PORT=str(port))
+    app = create_app()
     client = app.test_client()
     for i in range(20):
         client.post("/api/items", json={"name": f"item {i}", "price": i})
@@ -55,7 +53,7 @@ def measure(mode: str, path: str, work: Path) -> float:
     if mode == "full":
         gcfg = Config()
         gcfg.set("accesslog", "-")
-        access = JsonAccessLogger(gcfg)  # its handler takes sys.stdout, the pipe by now
+        access = JsonLogger(gcfg)  # its handler takes sys.stdout, the pipe by now
 
     url, _, query = path.partition("?")
     environ = EnvironBuilder(path=url, query_string=query, headers={"User-Agent": "bench"}).get_environ()

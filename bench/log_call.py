@@ -7,12 +7,10 @@ import json
 import logging
 import sys
 import time
-from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tests")]
-
-from stdout_pipe import stdout_to_pipe  # noqa: E402
-from support.sink import JsonLinesSink  # noqa: E402
+from bench.stdout_pipe import stdout_to_pipe
+from tests.support.sink import JsonLinesSink
+from tests.support.waiting import wait_until
 
 BLOCK = 500
 
@@ -29,20 +27,20 @@ def main() -> None:
     sink = JsonLinesSink(port).start()
     with stdout_to_pipe():
         samples = measure(port, directory, n)
-    deadline = time.monotonic() + 10
-    while len(sink.events) < n and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(sink.received()) >= n, 10, f"{n} events at the sink", 0.05)
     print(json.dumps({**percentiles(samples["ours"]), "delivered": len(sink.events),
                       "flask_default": percentiles(samples["flask_default"])}))
 
 
 def measure(port: int, directory: str, n: int) -> dict[str, list[int]]:
-    from flask.logging import default_handler
+    import os
 
-    from app import create_app
-    app = create_app({"APP_ENV": "test", "DATABASE_URL": f"sqlite:///{directory}/app.db", "LOGSTASH_HOST": "127.0.0.1",
-                      "LOGSTASH_PORT": port, "LOG_QUEUE_DIR": f"{directory}/queue"})
-    ours = logging.getLogger("app.bench")
+    from demo import create_app
+    from flask.logging import default_handler
+    os.environ.update({"APP_ENV": "test", "DATABASE_URL": f"sqlite:///{directory}/app.db",
+                       "LOGSTASH_HOST": "127.0.0.1", "LOGSTASH_PORT": str(port), "LOG_QUEUE_DIR": f"{directory}/queue"})
+    app = create_app()
+    ours = logging.getLogger("demo.bench")
     # Flask's out-of-the-box logging: its default handler and format, nothing shipped.
     flask_default = logging.getLogger("bench.flask_default")
     flask_default.propagate = False

@@ -4,7 +4,7 @@ Every throughput figure is the median of interleaved repetitions (A B C A B C ..
 phases of a shared machine hit all variants alike; the figures that count are the ratios.
 Writes bench/results/latest.json, docs/benchmarks.md and docs/benchmarks.png.
 
-  python bench/run.py [--reps N] [--seconds S] [--quick]
+  python -m bench.run [--reps N] [--seconds S] [--quick]   (from the repository root; `make bench`)
 """
 
 import argparse
@@ -23,13 +23,15 @@ from pathlib import Path
 
 import requests
 
+from flaskobs.gunicorn_metrics import proc_stats
+from tests.support.apps import DEMO
+from tests.support.docker import engine_error, image_present, image_vars, nginx_run
+from tests.support.gunicorn import Gunicorn, free_port
+from tests.support.waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from support.docker import engine_error, image_present, image_vars, nginx_run  # noqa: E402
-from support.gunicorn import Gunicorn, free_port  # noqa: E402
-
-from app.gunicorn_metrics import proc_stats  # noqa: E402
+# The demo's folder is its APP_DIR: the subprocesses below import `demo` from it, as Gunicorn does.
+SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(DEMO.directory)])}
 
 WRK = ["wrk", "-t2", "-c16"]
 
@@ -91,10 +93,10 @@ class Variant:
 
 
 def ours(workdir: Path, name: str, **env) -> Gunicorn:
-    """Our app under our gunicorn.conf.py, 3 sync workers, no worker recycling during the run."""
+    """The demo under flaskobs-serve, 3 sync workers, no worker recycling during the run."""
     defaults = {"GUNICORN_WORKERS": 3, "GUNICORN_MAX_REQUESTS": 0, "GUNICORN_MAX_REQUESTS_JITTER": 0,
                 "LOG_LEVEL": "WARNING"}
-    return Gunicorn(workdir / name, **{**defaults, **env})
+    return Gunicorn(workdir / name, DEMO.module, cwd=DEMO.directory, **{**defaults, **env})
 
 
 def start_gunicorn(server: Gunicorn, name: str, path: str) -> Variant:
@@ -105,20 +107,29 @@ def start_gunicorn(server: Gunicorn, name: str, path: str) -> Variant:
 
 def reference_pfe(workdir: Path, **env) -> Gunicorn:
     """prometheus-flask-exporter's documented example on our app, same Gunicorn and machine."""
-    server = Gunicorn(workdir / "pfe", gunicorn_args=["-c", str(ROOT / "bench/reference_pfe.conf.py"),
-                                                      "reference_pfe:app"], cwd=ROOT / "bench",
-                      GUNICORN_WORKERS=3, PYTHONPATH=ROOT, LOG_LEVEL="WARNING", **env)
+    server = Gunicorn(workdir / "pfe", cwd=ROOT / "bench", GUNICORN_WORKERS=3, PYTHONPATH=DEMO.directory,
+                      LOG_LEVEL="WARNING", command=[sys.executable, "-m", "gunicorn", "-c",
+                                                    str(ROOT / "bench/reference_pfe.conf.py"), "reference_pfe:app"],
+                      **env)
     server.ready_path = "/api/hello"
     return server
 
 
 def reference_otel(workdir: Path) -> Gunicorn:
     """OpenTelemetry's Flask instrumentation with its Prometheus exporter on our app, same Gunicorn."""
-    server = Gunicorn(workdir / "otel", cwd=ROOT / "bench", METRICS_ENABLED="false", PYTHONPATH=ROOT,
+    server = Gunicorn(workdir / "otel", cwd=ROOT / "bench", METRICS_ENABLED="false", PYTHONPATH=DEMO.directory,
                       LOG_LEVEL="WARNING")
-    server.gunicorn_args = ["-w", "3", "-b", f"127.0.0.1:{server.port}", "reference_otel:app"]
+    server.command = [sys.executable, "-m", "gunicorn", "-w", "3", "-b", f"127.0.0.1:{server.port}",
+                      "reference_otel:app"]
     server.ready_path = "/api/hello"
     return server
+
+
+def answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).ok
+    except requests.RequestException:
+        return False
 
 
 class Uwsgi:
@@ -137,16 +148,10 @@ class Uwsgi:
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.proc = subprocess.Popen([str(Path(sys.executable).with_name("uwsgi")), "--http-socket",
                                       f"127.0.0.1:{self.port}", "--master", "--processes", "3", "--lazy-apps",
-                                      "--need-app", "--die-on-term", "--disable-logging", "--pythonpath", str(ROOT),
-                                      "--pythonpath", str(ROOT / "bench"), "--module", "uwsgi_app"],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError("uWSGI did not start")
+                                      "--need-app", "--die-on-term", "--disable-logging", "--pythonpath",
+                                      str(DEMO.directory), "--pythonpath", str(ROOT / "bench"), "--module",
+                                      "uwsgi_app"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: answers(self.url + "/healthz"), 10, "uWSGI to answer")
 
     def stop(self) -> None:
         if self.proc:
@@ -165,17 +170,11 @@ class Nginx:
 
     def start(self) -> None:
         subprocess.run(nginx_run(image_vars()["NGINX_IMAGE"], "-d", "--rm", "--name", self.name, "--network", "host",
-                                 "-v", f"{ROOT}/app/static:/srv/static:ro",
+                                 "-v", f"{DEMO.static}:/srv/static:ro",
                                  env={"TLS": "off", "SERVER_NAME": "127.0.0.1", "RATE_LIMIT": "1000000r/s",
-                                      "RATE_LIMIT_BURST": "1000000"}),
+                                      "RATE_LIMIT_BURST": "1000000", "APP_STATIC_DIR": str(DEMO.static)}),
                        check=True, capture_output=True)
-        for _ in range(100):
-            try:
-                requests.get("http://127.0.0.1:8081/nginx-health", timeout=1)
-                return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError("nginx did not start")
+        wait_until(lambda: answers("http://127.0.0.1:8081/nginx-health"), 10, "Nginx to answer")
 
     def stop(self) -> None:
         subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
@@ -184,7 +183,7 @@ class Nginx:
 def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> tuple[dict, dict]:
     """Requests per second of every variant; and, with Nginx, CPU per request on each side of it."""
     sink_port = free_port()
-    from support.sink import JsonLinesSink
+    from tests.support.sink import JsonLinesSink
     sink = JsonLinesSink(sink_port).start()
     bare = {"METRICS_ENABLED": "false", "GUNICORN_ACCESS_LOG": "false"}
     full = {"LOGSTASH_HOST": "127.0.0.1", "LOGSTASH_PORT": sink_port}
@@ -296,7 +295,7 @@ def scrape_times(workdir: Path, workers: int, restarts: int) -> dict:
 
 
 def run_json(cmd: list[str]) -> str:
-    return subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
+    return subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT, env=SUBPROCESS_ENV).stdout.strip()
 
 
 def shipping(workdir: Path, n: int) -> dict:
@@ -304,7 +303,7 @@ def shipping(workdir: Path, n: int) -> dict:
     for variant in ("ours", "library"):
         directory = workdir / f"ship-{variant}"
         directory.mkdir(parents=True)
-        sent, got, emitted, delivered = run_json([sys.executable, "bench/ship_throughput.py", variant,
+        sent, got, emitted, delivered = run_json([sys.executable, "-m", "bench.ship_throughput", variant,
                                                    str(free_port()), str(directory), str(n)]).split()
         out[variant] = {"events": int(sent), "delivered": int(got), "events_per_s": int(got) / float(delivered),
                         "emit_s": float(emitted)}
@@ -314,17 +313,17 @@ def shipping(workdir: Path, n: int) -> dict:
 def log_call(workdir: Path) -> dict:
     directory = workdir / "logcall"
     directory.mkdir(parents=True)
-    return json.loads(run_json([sys.executable, "bench/log_call.py", str(free_port()), str(directory), "20000"]))
+    return json.loads(run_json([sys.executable, "-m", "bench.log_call", str(free_port()), str(directory), "20000"]))
 
 
 def app_cost() -> dict:
-    """Microseconds of worker CPU per request, without server or network (bench/app_cost.py):
+    """Microseconds of worker CPU per request, without server or network (bench.app_cost):
     the fastest of two runs of each, interleaved."""
     paths = {"hello": "/api/hello", "items": "/api/items?limit=20"}
     runs = {(p, m): [] for p in paths for m in ("bare", "metrics", "full")}
     for _ in range(2):
         for (p, m), out in runs.items():
-            out.append(float(run_json([sys.executable, "bench/app_cost.py", m, paths[p]])))
+            out.append(float(run_json([sys.executable, "-m", "bench.app_cost", m, paths[p]])))
     return {p: {m: min(runs[(p, m)]) for m in ("bare", "metrics", "full")} for p in paths}
 
 
@@ -344,12 +343,12 @@ def stack_start(workdir: Path) -> dict | None:
     """Seconds for the metrics profile (no Grafana where its image is missing) to be healthy."""
     if engine_error() or not image_present(image_vars().get("PROMETHEUS_IMAGE", "")):
         return None
-    from support.stack import compose_stack
+    from tests.support.stack import compose_stack
     services = ["app", "nginx", "prometheus", "nginx-exporter"]
     with_grafana = image_present(image_vars().get("GRAFANA_IMAGE", ""))
     started = time.perf_counter()
-    with compose_stack("bench", ["metrics"], workdir / "stack", services=services + (["grafana"] if with_grafana
-                                                                                     else [])):
+    with compose_stack("bench", ["metrics"], workdir / "stack",
+                       services=services + (["grafana"] if with_grafana else []), **DEMO.env()):
         took = time.perf_counter() - started
     return {"seconds": took, "grafana": with_grafana}
 
@@ -416,7 +415,7 @@ def main() -> int:
     out = ROOT / "bench/results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
-    from report import write_report
+    from bench.report import write_report
     write_report(results, ROOT / "docs")
     print(f"bench: done in {results['duration_s']:.0f} s; see docs/benchmarks.md")
     return 0

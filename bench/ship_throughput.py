@@ -7,11 +7,9 @@ Run as a separate process per variant (the library's constants are module global
 import logging
 import sys
 import time
-from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tests")]
-
-from support.sink import JsonLinesSink  # noqa: E402
+from tests.support.sink import JsonLinesSink
+from tests.support.waiting import wait_until
 
 
 def main() -> None:
@@ -19,9 +17,9 @@ def main() -> None:
     sink = JsonLinesSink(port).start()
     formatter = logging.Formatter('{"message": "%(message)s", "level": "%(levelname)s"}')
     if variant == "ours":
-        from app import logship
-        cfg = {"LOG_QUEUE_DIR": directory, "LOGSTASH_HOST": "127.0.0.1", "LOGSTASH_PORT": port,
-               "LOG_EVENT_TTL": 3600, "LOG_QUEUE_MAX_EVENTS": 10 * n}
+        from flaskobs import logship, settings
+        cfg = settings.load({"LOG_QUEUE_DIR": directory, "LOGSTASH_HOST": "127.0.0.1", "LOGSTASH_PORT": str(port),
+                             "LOG_EVENT_TTL": "3600", "LOG_QUEUE_MAX_EVENTS": str(10 * n)})
         handler = logship.install(cfg, formatter)
     else:  # python-logstash-async as documented: defaults, SQLite persistence
         from logstash_async.handler import AsynchronousLogstashHandler
@@ -35,9 +33,7 @@ def main() -> None:
     for i in range(n):
         logger.info("event %d", i)
     emitted = time.perf_counter() - started
-    deadline = time.monotonic() + 600
-    while len(sink.events) < n and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(sink.received()) >= n, 600, f"{n} events at the sink", 0.05)
     delivered = time.perf_counter() - started
     print(f"{n} {len(sink.events)} {emitted:.3f} {delivered:.3f}")
     handler.close()

@@ -1,5 +1,5 @@
 """Our app for uWSGI (the seeds' alternative server): `uwsgi --module uwsgi_app`."""
 
-from app import create_app
+from demo import create_app
 
 application = create_app()

@@ -1,3 +1,3 @@
-"""The config tier checks the app's log fields against the Elasticsearch template."""
+"""The config tier checks the apps' log fields against the Elasticsearch template."""
 
-from support.app_fixtures import make_app  # noqa: F401
+from support.app_fixtures import environment, make_app, make_tiny  # noqa: F401

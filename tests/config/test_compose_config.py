@@ -24,28 +24,59 @@ def config_for(profile, env_file):
     return compose_config([profile], env_file, extra)
 
 
+# Services that run once and exit 0 (depended on with service_completed_successfully).
+ONE_SHOTS = {"app-build", "shipping-off", "shipping-on"}
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_profile_is_valid_and_healthchecked(profile, env_file):
     services = config_for(profile, env_file)["services"]
     assert "app" in services
     for name, service in services.items():
-        check = service.get("healthcheck", {})
-        assert check.get("test") and not check.get("disable"), f"{name} has no health check"
         assert "container_name" not in service, f"{name} sets container_name"
+        if name in ONE_SHOTS:
+            assert service["restart"] == "no" and service["network_mode"] == "none", name
+        else:
+            check = service.get("healthcheck", {})
+            assert check.get("test") and not check.get("disable"), f"{name} has no health check"
         for dep, cond in service.get("depends_on", {}).items():
-            assert cond["condition"] == "service_healthy", f"{name} -> {dep}: {cond}"
+            wanted = "service_completed_successfully" if dep in ONE_SHOTS else "service_healthy"
+            assert cond["condition"] == wanted, f"{name} -> {dep}: {cond}"
 
 
 @pytest.mark.parametrize(("profile", "expected"), [
     ("app", {"app"}),
     ("proxy", {"app", "nginx"}),
     ("metrics", {"app", "nginx", "prometheus", "nginx-exporter", "grafana"}),
-    ("logs", {"app", "nginx", "elasticsearch", "setup", "logstash", "kibana"}),
+    ("logs", {"app", "nginx", "elasticsearch", "setup", "logstash", "kibana", "shipping-on"}),
     ("full", {"app", "nginx", "prometheus", "nginx-exporter", "grafana", "elasticsearch", "setup",
-              "logstash", "kibana"}),
+              "logstash", "kibana", "shipping-on"}),
 ])
 def test_profiles_start_the_documented_services(profile, expected, env_file):
-    assert set(config_for(profile, env_file)["services"]) == expected
+    assert set(config_for(profile, env_file)["services"]) == expected | {"app-build", "shipping-off"}
+
+
+@pytest.mark.parametrize(("profile", "ships"), [("app", False), ("proxy", False), ("metrics", False),
+                                                ("logs", True), ("full", True)])
+def test_the_logs_profiles_themselves_switch_shipping_on(profile, ships, env_file):
+    """Plain `docker compose --profile logs up` ships: the profile's own one-shot writes the
+    Logstash host to the file the app and Nginx read, after every profile's one-shot cleared it."""
+    services = config_for(profile, env_file)["services"]
+    app, nginx = services["app"], services.get("nginx")
+    assert app["environment"]["LOGSTASH_HOST_FILE"] == "/run/deployment/logstash-host"
+    assert app["environment"].get("LOGSTASH_HOST", "") == ""  # nothing to resolve unless the profile says so
+    assert ("shipping-on" in services) is ships
+    assert app["depends_on"]["shipping-off"]["condition"] == "service_completed_successfully"
+    if ships:
+        assert services["shipping-on"]["depends_on"] == {"shipping-off": {
+            "condition": "service_completed_successfully", "required": True}}
+        assert "echo logstash > /deployment/logstash-host" in services["shipping-on"]["command"][-1]
+    for one_shot in {"shipping-off", "shipping-on"} & set(services):  # the build image: never pulled
+        assert services[one_shot]["image"] == services["app-build"]["image"]
+        assert services[one_shot]["pull_policy"] == "never"
+    if nginx:
+        assert nginx["environment"]["NGINX_ACCESS_LOG_FILE"] == "auto"
+        assert any(v["target"] == "/run/deployment" for v in nginx["volumes"])
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -106,3 +137,80 @@ def test_no_default_passwords_anywhere():
     for key in ("SECRET_KEY", "GRAFANA_ADMIN_PASSWORD", "ELASTIC_PASSWORD", "KIBANA_SYSTEM_PASSWORD",
                 "LOGSTASH_INTERNAL_PASSWORD", "GRAFANA_ES_PASSWORD", "KIBANA_ENCRYPTION_KEY", "GRAFANA_SECRET_KEY"):
         assert example[key] == "", f"{key} must be empty in .env.example (make init fills it)"
+
+
+def readme_settings() -> dict[str, list[str]]:
+    """The variables in the README's settings tables, by table ("flaskobs", "gunicorn", "demo",
+    "fixed", "deployment"), from rows like | `NAME` | or | `A`, `B` |."""
+    tables, current = {}, None
+    for line in (ROOT / "README.md").read_text().splitlines():
+        heading = re.match(r"#+ .*<!-- settings: (\w+) -->", line)
+        if heading:
+            current = tables.setdefault(heading.group(1), [])
+        elif line.startswith("#"):
+            current = None
+        elif current is not None and line.startswith("| `"):
+            current += re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1])
+    return tables
+
+
+def test_every_documented_setting_reaches_the_app_container(tmp_path):
+    """Each variable of the README's app, Gunicorn and demo tables, set in .env, is in the app
+    container's environment with that value; the container-layout ones keep their fixed value."""
+    require_engine()
+    tables = readme_settings()
+    documented = sorted(set(tables["flaskobs"] + tables["gunicorn"] + tables["demo"]) - set(tables["fixed"]))
+    assert len(documented) > 30 and "GUNICORN_ACCESS_LOG" in documented and "MAX_CONTENT_LENGTH" in documented
+    values = {name: f"value-of-{name.lower()}" for name in documented}
+    env_file = write_test_env(tmp_path, **values)
+    app = compose_config(["proxy"], env_file)["services"]["app"]["environment"]
+    for name in documented:
+        assert app.get(name) == values[name], f"{name} does not reach the app (got {app.get(name)!r})"
+    fixed = {"METRICS_PORT": "9101", "PROMETHEUS_MULTIPROC_DIR": "/run/metrics",
+             "LOG_QUEUE_DIR": "/var/lib/app/log-queue"}
+    assert set(tables["fixed"]) == set(fixed)
+    env_file = write_test_env(tmp_path / "fixed", **{name: "/elsewhere" for name in fixed})
+    app = compose_config(["proxy"], env_file)["services"]["app"]["environment"]
+    assert {name: app[name] for name in fixed} == fixed
+
+
+def test_the_flaskobs_table_is_the_packages_own_list():
+    from flaskobs.settings import SPECS
+    assert sorted(readme_settings()["flaskobs"]) == sorted(spec.env for spec in SPECS.values())
+
+
+def test_other_services_secrets_never_reach_the_app(env_file):
+    app = config_for("full", env_file)["services"]["app"]["environment"]
+    assert len(app["SECRET_KEY"]) >= 32
+    for secret in ("GRAFANA_ADMIN_PASSWORD", "GRAFANA_SECRET_KEY", "ELASTIC_PASSWORD", "KIBANA_SYSTEM_PASSWORD",
+                   "LOGSTASH_INTERNAL_PASSWORD", "GRAFANA_ES_PASSWORD", "KIBANA_ENCRYPTION_KEY"):
+        assert app[secret] == "", secret
+
+
+def test_port_moves_the_app_the_health_check_and_the_nginx_upstream(tmp_path):
+    require_engine()
+    services = compose_config(["proxy"], write_test_env(tmp_path, PORT="8123"))["services"]
+    assert services["app"]["environment"]["PORT"] == "8123"
+    assert services["app"]["expose"] == ["8123", "9101"]
+    # The health check asks the port Gunicorn binds, read from the same PORT in the container.
+    assert services["app"]["healthcheck"]["test"] == ["CMD", "python3", "-m", "flaskobs.healthcheck"]
+    assert services["nginx"]["environment"]["APP_UPSTREAM"] == "app:8123"
+    published = compose_config(["app"], write_test_env(tmp_path / "alone", PORT="8123"),
+                               ("compose/publish-app.yaml",))["services"]["app"]["ports"]
+    assert [p["target"] for p in published] == [8123]
+
+
+def test_your_app_comes_from_app_dir_and_app_module(tmp_path):
+    require_engine()
+    services = compose_config(["proxy"], write_test_env(
+        tmp_path, APP_DIR="../examples/bookshelf", APP_MODULE="app:create_app()",
+        APP_STATIC_DIR="../examples/bookshelf/app/static"))["services"]
+    assert services["app"]["build"]["context"] == str(ROOT / "examples/bookshelf")
+    assert services["app"]["build"]["dockerfile"] == str(ROOT / "services/app/app.Dockerfile")
+    assert services["app"]["environment"]["APP_MODULE"] == "app:create_app()"
+    static = next(v for v in services["nginx"]["volumes"] if v["target"] == "/srv/static")
+    assert static["source"] == str(ROOT / "examples/bookshelf/app/static") and static["read_only"]
+    defaults = compose_config(["proxy"], write_test_env(tmp_path / "d"))["services"]
+    assert defaults["app"]["build"]["context"] == str(ROOT / "app")
+    assert defaults["app"]["environment"]["APP_MODULE"] == "demo:create_app()"
+    assert next(v for v in defaults["nginx"]["volumes"] if v["target"] == "/srv/static")["type"] == "volume"

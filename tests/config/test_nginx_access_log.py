@@ -3,12 +3,12 @@ runs, within the flush interval; when it stops, from the buffer it holds at that
 
 import json
 import subprocess
-import time
 import uuid
 
 import pytest
 import requests
 from support.docker import image_vars, nginx_run, require_images
+from support.waiting import wait_until
 
 
 @pytest.fixture
@@ -22,12 +22,13 @@ def nginx():
         port = subprocess.run(["docker", "port", name, "8080"], capture_output=True, text=True,
                               check=True).stdout.split(":")[-1].strip()
         url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
+
+        def answers() -> bool:
             try:
-                requests.get(url + "/api/hello", timeout=1)
-                break
+                return requests.get(url + "/api/hello", timeout=1).status_code > 0
             except requests.RequestException:
-                time.sleep(0.1)
+                return False
+        wait_until(answers, 10, "Nginx to answer")
         yield name, url
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
@@ -49,10 +50,8 @@ def send(url: str, n: int) -> list[str]:
 def test_lines_reach_the_container_log_within_the_flush_interval(nginx):
     name, url = nginx
     ids = send(url, 3)
-    deadline = time.monotonic() + 3  # flush=1s, plus slack for a slow machine
-    while set(ids) - set(logged_ids(name)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert set(ids) <= set(logged_ids(name))
+    # flush=1s, plus slack for a slow machine
+    wait_until(lambda: set(ids) <= set(logged_ids(name)), 3, "the lines in the container log")
 
 
 @pytest.mark.parametrize("stop", [["docker", "stop"], ["docker", "kill", "-s", "TERM"]],
@@ -63,3 +62,23 @@ def test_lines_still_buffered_are_written_when_nginx_stops(nginx, stop):
     subprocess.run([*stop, name], check=True, capture_output=True)  # at once: lines are still in the buffer
     subprocess.run(["docker", "wait", name], capture_output=True, timeout=30)
     assert sorted(set(ids) & set(logged_ids(name))) == sorted(ids)
+
+
+def access_lines(name: str) -> list[dict]:
+    out = subprocess.run(["docker", "logs", name], capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"@timestamp"')]
+
+
+def test_every_line_has_its_own_event_id_even_with_a_reused_request_id(nginx):
+    """Logstash stores a line under its event_id: two requests in the same second, with the same
+    client X-Request-ID, path and status, must not share one (issue 12, defect 6)."""
+    name, url = nginx
+    reused = f"same-{uuid.uuid4().hex}"
+    for _ in range(2):
+        requests.get(url + "/api/hello", headers={"X-Request-ID": reused}, timeout=10)
+    def both() -> list[dict]:
+        found = [line for line in access_lines(name) if line["request_id"] == reused]
+        return found if len(found) == 2 else []
+    lines = wait_until(both, 3, "both lines in the container log")
+    assert len({line["event_id"] for line in lines}) == 2
+    assert all(len(line["event_id"]) == 32 and line["event_id"] != reused for line in lines)

@@ -3,7 +3,7 @@
 import subprocess
 
 import pytest
-from support.docker import image_present, image_vars, nginx_run, require_images, write_test_env
+from support.docker import compose_config, image_present, image_vars, nginx_run, require_images, write_test_env
 
 UPSTREAM_NGINX = "nginx:1.28.0"  # the default NGINX_IMAGE of compose/images.env
 
@@ -66,3 +66,15 @@ def test_tls_without_certificates_says_what_to_do(tmp_path):
     out = render(image_vars()["NGINX_IMAGE"], tmp_path, TLS="on")
     assert out.returncode == 2
     assert "run `make init`" in out.stderr and "TLS=off" in out.stderr
+
+
+def test_defaults_live_in_render_sh_alone(certs, tmp_path):
+    """Nothing set: render.sh's defaults, which compose.yaml does not repeat (it passes .env as is)."""
+    require_images("NGINX_IMAGE")
+    out = render(image_vars()["NGINX_IMAGE"], certs)
+    assert out.returncode == 0, out.stderr
+    assert "server_name localhost 127.0.0.1;" in out.stdout and "listen 8443 ssl" in out.stdout
+    assert "rate=20r/s" in out.stdout and "burst=40" in out.stdout and "client_max_body_size 1m;" in out.stdout
+    nginx = compose_config(["proxy"], write_test_env(tmp_path))["services"]["nginx"]["environment"]
+    for name in ("TLS", "PUBLIC_HTTPS_PORT", "CLIENT_MAX_BODY_SIZE", "RATE_LIMIT", "RATE_LIMIT_BURST"):
+        assert nginx[name] == "", name

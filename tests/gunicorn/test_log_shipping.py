@@ -1,4 +1,4 @@
-"""Log shipping from real Gunicorn workers to a JsonLinesSink (a TEST DOUBLE for Logstash's
+"""Log shipping from real Gunicorn workers (the tiny app) to a JsonLinesSink (a TEST DOUBLE for Logstash's
 tcp/json_lines input): through an outage, a restart of the app, and a flapping receiver."""
 
 import glob
@@ -10,8 +10,9 @@ import uuid
 import requests
 from support.gunicorn import Gunicorn, free_port
 from support.sink import JsonLinesSink
+from support.waiting import wait_until
 
-from app import logship
+from flaskobs import logship
 
 FIELDS = ("@timestamp", "event_id", "level", "logger", "message", "request_id", "method", "endpoint", "path",
           "remote_addr", "user_agent", "service", "environment", "version", "pid")
@@ -20,7 +21,7 @@ FIELDS = ("@timestamp", "event_id", "level", "logger", "message", "request_id", 
 def post_items(server: Gunicorn, ids: list[str]) -> None:
     with requests.Session() as session:
         for request_id in ids:
-            response = session.post(server.url + "/api/items", json={"name": "tea", "price": 1},
+            response = session.post(server.url + "/items",
                                     headers={"X-Request-ID": request_id, "User-Agent": "shipping-test"}, timeout=10)
             assert response.status_code == 201
 
@@ -36,8 +37,8 @@ def delivered(sink: JsonLinesSink, ids: set[str]) -> dict[tuple[str, str], int]:
 
 
 def expected(ids) -> set[tuple[str, str]]:
-    # Each POST logs "item created" (app.api) and its access log line (gunicorn.access).
-    return {(i, logger) for i in ids for logger in ("app.api", "gunicorn.access")}
+    # Each POST logs "item created" (tinyapp) and its access log line (gunicorn.access).
+    return {(i, logger) for i in ids for logger in ("tinyapp", "gunicorn.access")}
 
 
 def queued_on_disk(directory) -> int:
@@ -61,19 +62,18 @@ def test_outage_and_app_restart_lose_nothing(tmp_path):
     try:
         # A new app process (a container restart) picks the queue up from disk and delivers it.
         with Gunicorn(tmp_path, **env):
-            assert sink.wait_for(lambda _: set(delivered(sink, set(ids))) >= expected(ids), timeout=30), \
-                f"missing: {len(expected(ids) - set(delivered(sink, set(ids))))}"
-            time.sleep(1)  # anything sent twice would arrive by now
+            wait_until(lambda: set(delivered(sink, set(ids))) >= expected(ids), 30, "every event at the sink")
+            # Delivered and confirmed: nothing is left to send (twice, or at all).
+            wait_until(lambda: queued_on_disk(tmp_path / "log-queue") == 0, 10, "an empty queue")
         counts = delivered(sink, set(ids))
         assert set(counts) == expected(ids)
         assert set(counts.values()) == {1}, "some events arrived more than once"
         assert not sink.bad_lines
-        event = next(e for e in sink.events if e.get("request_id") == ids[0] and e["logger"] == "app.api")
+        event = next(e for e in sink.events if e.get("request_id") == ids[0] and e["logger"] == "tinyapp")
         for field in FIELDS:
             assert event.get(field) not in (None, ""), field
         access = next(e for e in sink.events if e.get("request_id") == ids[0] and e["logger"] == "gunicorn.access")
         assert access["status"] == 201 and access["duration_ms"] > 0
-        assert queued_on_disk(tmp_path / "log-queue") == 0
     finally:
         sink.stop()
 
@@ -94,9 +94,8 @@ def test_flapping_receiver_loses_nothing(tmp_path):
             sink.start()
             flaps += 1
         sender.join()
-        assert sink.wait_for(lambda _: set(delivered(sink, set(ids))) >= expected(ids), timeout=30), \
-            f"missing: {len(expected(ids) - set(delivered(sink, set(ids))))}"
-        time.sleep(1)
+        wait_until(lambda: set(delivered(sink, set(ids))) >= expected(ids), 30, "every event at the sink")
+        wait_until(lambda: queued_on_disk(tmp_path / "log-queue") == 0, 10, "an empty queue")
     sink.stop()
     counts = delivered(sink, set(ids))
     assert set(counts) == expected(ids)

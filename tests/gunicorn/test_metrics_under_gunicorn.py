@@ -7,14 +7,15 @@ import time
 
 import requests
 from support.gunicorn import Gunicorn
+from support.waiting import wait_until
 
-HELLO = r'flask_http_request_duration_seconds_count\{method="GET",status="200",url_rule="/api/hello"\}'
+HELLO = r'flask_http_request_duration_seconds_count\{method="GET",status="200",url_rule="/hello"\}'
 
 
 def hit(server: Gunicorn, n: int) -> None:
     with requests.Session() as session:
         for _ in range(n):
-            assert session.get(server.url + "/api/hello", timeout=10).status_code == 200
+            assert session.get(server.url + "/hello", timeout=10).status_code == 200
 
 
 def test_counts_are_exact_across_recycled_workers(tmp_path):
@@ -31,13 +32,10 @@ def test_counts_are_exact_across_recycled_workers(tmp_path):
 
 def exact(server: Gunicorn, expected: float, timeout: float = 5.0) -> None:
     """The scraped count equals `expected` (polled briefly; the failure shows the scrape)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        text = server.scrape()
-        if server.value(HELLO, text) == expected or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert server.value(HELLO, text) == expected, text[:3000] + "\n--- gunicorn ---\n" + server.output()[-3000:]
+    try:
+        wait_until(lambda: server.value(HELLO) == expected, timeout, f"the count to read {expected}", 0.2)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{server.scrape()[:3000]}\n--- gunicorn ---\n{server.output()[-3000:]}") from None
 
 
 def test_sigkilled_worker_loses_no_counts(tmp_path):
@@ -46,12 +44,12 @@ def test_sigkilled_worker_loses_no_counts(tmp_path):
         exact(server, 40)
         victim = sorted(server.workers())[0]
         os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+
+        def replaced() -> bool:
             text = server.scrape()
-            if server.value("gunicorn_worker_exits_total", text) >= 1 and server.value("gunicorn_workers", text) == 2:
-                break
-            time.sleep(0.2)
+            exits, workers = server.value("gunicorn_worker_exits_total", text), server.value("gunicorn_workers", text)
+            return exits >= 1 and workers == 2
+        wait_until(replaced, 20, "the killed worker to be replaced", 0.2)
         assert victim not in server.workers()
         exact(server, 40)  # the killed worker's counts survive it
         hit(server, 10)
@@ -73,7 +71,8 @@ def test_scrape_time_stays_bounded_after_hundreds_of_restarts(tmp_path):
         hit(server, 10)
         before = median_scrape_seconds(server)
         hit(server, 240)
-        time.sleep(1)
+        wait_until(lambda: server.value("gunicorn_worker_exits_total") >= 240 and server.value("gunicorn_workers") == 3,
+                   20, "240 recycled workers replaced", 0.2)
         after = median_scrape_seconds(server)
         text = server.scrape()
         assert server.value(HELLO, text) == 250

@@ -1,70 +1,76 @@
-"""The `app` profile: the app container alone, started for real from its image."""
+"""The `app` profile: the app container alone, built from APP_DIR and started for real, for the
+demo and for the bookshelf example."""
 
-import json
 import re
-import time
 import uuid
 
 import pytest
 import requests
+from support.apps import APPS, AppUnderTest
 from support.docker import require_images
 from support.stack import compose_stack
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.stack("app")
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """One app-profile stack for the module: building and starting it is the slow part."""
-    require_images("PYTHON_IMAGE")
-    with compose_stack("app", ["app"], tmp_path_factory.mktemp("app"),
-                       extra_files=("compose/publish-app.yaml",)) as running:
-        yield running
+@pytest.fixture(scope="module", params=APPS, ids=lambda a: a.name)
+def deployed(request, tmp_path_factory):
+    """One app-profile stack per app for the module: building and starting it is the slow part."""
+    require_images("PYTHON_IMAGE", "DEBIAN_IMAGE")
+    app: AppUnderTest = request.param
+    with compose_stack(f"app-{app.name}", ["app"], tmp_path_factory.mktemp("app"),
+                       extra_files=("compose/publish-app.yaml",), **app.env()) as running:
+        yield app, running
 
 
-def test_healthz_answers_through_the_published_port(stack):
+def test_healthz_answers_through_the_published_port(deployed):
+    _, stack = deployed
     response = requests.get(stack.url("app", 8000) + "/healthz", timeout=5)
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
     assert stack.compose.get_service_host("app", 8000) == "127.0.0.1"  # loopback only
 
 
-def test_container_is_healthy_and_not_root(stack):
-    state = stack.run("ps", "--format", "json", "app").stdout
-    rows = [json.loads(line) for line in state.splitlines() if line.strip()] if not state.startswith("[") \
-        else json.loads(state)
-    assert rows and rows[0]["Health"] == "healthy"
-    uid = stack.exec("app", "id", "-u").stdout.strip()
-    assert uid == "10001"
+def test_container_is_healthy_and_not_root(deployed):
+    _, stack = deployed
+    assert stack.health("app") == "healthy"
+    assert stack.exec("app", "id", "-u").strip() == "10001"
 
 
-def test_readyz_reports_the_database(stack):
+def test_readyz_reports_the_database_and_nothing_is_shipped(deployed):
+    _, stack = deployed
     body = requests.get(stack.url("app", 8000) + "/readyz", timeout=5).json()
-    assert body == {"status": "ready", "checks": {"database": "ok"}}
+    assert body == {"status": "ready", "checks": {"database": "ok"}}  # no log queue: not shipping
+    assert stack.exec("app", "cat", "/run/deployment/logstash-host") == ""  # the app profile has no Logstash
 
 
-def test_metrics_port_answers_with_request_counts(stack):
-    base = stack.url("app", 8000)
+def test_metrics_port_answers_with_request_counts(deployed):
+    app, stack = deployed
+    rule, path = app.probe
     for _ in range(3):
-        assert requests.get(base + "/api/hello", timeout=5).status_code == 200
+        assert requests.get(stack.url("app", 8000) + path, timeout=5).status_code == 200
     text = requests.get(stack.url("app", 9101) + "/metrics", timeout=5).text
-    counted = r'flask_http_request_duration_seconds_count\{method="GET",status="200",url_rule="/api/hello"\} 3\.0'
+    counted = (r'flask_http_request_duration_seconds_count\{method="GET",status="200",'
+               rf'url_rule="{re.escape(rule)}"\}} 3\.0')
     assert re.search(counted, text), text[:2000]
     assert re.search(r"^gunicorn_workers 2\.0$", text, re.M)
 
 
-def test_request_id_appears_in_the_json_log(stack):
+def test_request_id_appears_in_the_json_log(deployed):
+    app, stack = deployed
     request_id = f"it-{uuid.uuid4().hex}"
-    response = requests.post(stack.url("app", 8000) + "/api/items", json={"name": "tea", "price": 2.5},
-                             headers={"X-Request-ID": request_id}, timeout=5)
-    assert response.status_code == 201
-    assert response.headers["X-Request-ID"] == request_id
-    mine = []
-    for _ in range(50):  # the container log lags the response by a few milliseconds
-        mine = [line for line in stack.json_logs("app") if line.get("request_id") == request_id]
-        if {"app.api", "gunicorn.access"} <= {line["logger"] for line in mine}:
-            break
-        time.sleep(0.1)
-    assert {"app.api", "gunicorn.access"} <= {line["logger"] for line in mine}, mine
-    access = next(line for line in mine if line["logger"] == "gunicorn.access")
-    assert access["status"] == 201 and access["duration_ms"] > 0
+    assert app.create(stack.url("app", 8000), request_id) == app.created_status
+
+    def mine() -> list[dict]:
+        found = [line for line in stack.json_logs("app") if line.get("request_id") == request_id]
+        return found if {app.created_logger, "gunicorn.access"} <= {line["logger"] for line in found} else []
+    lines = wait_until(mine, 5, f"{app.created_logger} and gunicorn.access lines of {request_id}")
+    access = next(line for line in lines if line["logger"] == "gunicorn.access")
+    assert access["status"] == app.created_status and access["duration_ms"] > 0
+
+
+def test_gunicorns_own_lines_are_json_too(deployed):
+    _, stack = deployed
+    booting = [line for line in stack.json_logs("app") if line.get("logger") == "gunicorn.error"]
+    assert any(line["message"].startswith("Booting worker with pid") for line in booting), booting[:5]

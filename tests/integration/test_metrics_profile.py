@@ -1,13 +1,16 @@
-"""The `metrics` profile: requests through Nginx become exact counts in Prometheus, every
-target is up, and every dashboard query returns data from this live Prometheus."""
+"""The `metrics` profile: requests through Nginx become exact counts in Prometheus and log lines
+carrying their id, every target is up, and every dashboard query returns data from this live
+Prometheus: for the demo and for the bookshelf example."""
 
 import json
-import time
+import uuid
 
 import pytest
 import requests
+from support.apps import APPS, AppUnderTest
 from support.docker import ROOT, image_present, image_vars, require_images
 from support.stack import compose_stack
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.stack("metrics")
 N = 37  # requests sent through Nginx; below the default burst, so none is rate limited
@@ -18,12 +21,14 @@ def services_here() -> list[str]:
     return [*base, "grafana"] if image_present(image_vars().get("GRAFANA_IMAGE", "")) else base
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """One metrics stack for the module (Grafana too where its image exists)."""
-    require_images("PYTHON_IMAGE", "NGINX_IMAGE", "PROMETHEUS_IMAGE")
+@pytest.fixture(scope="module", params=APPS, ids=lambda a: a.name)
+def stack(request, tmp_path_factory):
+    """One metrics stack per app for the module (Grafana too where its image exists)."""
+    require_images("PYTHON_IMAGE", "DEBIAN_IMAGE", "NGINX_IMAGE", "PROMETHEUS_IMAGE")
+    app: AppUnderTest = request.param
     workdir = tmp_path_factory.mktemp("metrics")
-    with compose_stack("metrics", ["metrics"], workdir, services=services_here()) as running:
+    with compose_stack(f"metrics-{app.name}", ["metrics"], workdir, services=services_here(), **app.env()) as running:
+        running.app = app
         running.certs = workdir / "certs" / "tls.crt"
         running.prometheus = running.url("prometheus", 9090)
         yield running
@@ -36,33 +41,18 @@ def query(stack, expr: str) -> list[dict]:
     return body["data"]["result"]
 
 
-def wait_until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last}")
-
-
 @pytest.fixture(scope="module")
 def traffic(stack):
-    """N requests through Nginx's published HTTPS port, mixed routes and statuses."""
+    """N requests through Nginx's published HTTPS port: a page or endpoint that answers 200, and
+    one that reads the database and answers 404."""
     base = stack.url("nginx", 8443, "https")
     statuses = []
     tls = {"verify": str(stack.certs), "timeout": 10}  # per request: REQUESTS_CA_BUNDLE beats Session.verify
     with requests.Session() as session:
         for i in range(N):
-            if i % 3 == 0:
-                r = session.post(base + "/api/items", json={"name": f"item {i}", "price": i}, **tls)
-            elif i % 3 == 1:
-                r = session.get(base + "/api/items", **tls)
-            else:
-                r = session.get(base + f"/api/items/{10_000 + i}", **tls)
-            statuses.append(r.status_code)
-    assert sorted(set(statuses)) == [200, 201, 404]
+            _, path = stack.app.probe if i % 3 else stack.app.missing
+            statuses.append(session.get(base + path, **tls).status_code)
+    assert sorted(set(statuses)) == [200, 404]
     return N
 
 
@@ -71,7 +61,7 @@ def test_targets_are_up(stack):
         targets = requests.get(stack.prometheus + "/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
         health = {t["labels"]["job"]: t["health"] for t in targets}
         return health if health == {"flask": "up", "nginx": "up", "prometheus": "up"} else None
-    wait_until(all_up, 60, "the flask, nginx and prometheus targets to be up")
+    wait_until(all_up, 60, "the flask, nginx and prometheus targets to be up", 1)
     assert query(stack, "nginx_up")[0]["value"][1] == "1"
 
 
@@ -79,11 +69,27 @@ def test_request_total_in_prometheus_equals_requests_sent(stack, traffic):
     def exact():
         result = query(stack, "sum(flask_http_request_total)")
         return result and float(result[0]["value"][1]) == traffic
-    wait_until(exact, 60, f"sum(flask_http_request_total) == {traffic}")
+    wait_until(exact, 60, f"sum(flask_http_request_total) == {traffic}", 1)
     by_route = {r["metric"]["url_rule"]: float(r["value"][1]) for r in
                 query(stack, "sum by (url_rule) (flask_http_request_duration_seconds_count)")}
-    assert by_route == {"/api/items": 25.0, "/api/items/<int:item_id>": 12.0}  # 13 POST + 12 GET; 12 GET by id
+    assert by_route == {stack.app.probe[0]: 24.0, stack.app.missing[0]: 13.0}  # i % 3: 24 probes, 13 misses
     assert sum(by_route.values()) == traffic
+
+
+def test_request_through_nginx_keeps_its_id_end_to_end(stack):
+    """One id on the response, on the app's access line and on Nginx's access line."""
+    request_id = f"px-{uuid.uuid4().hex}"
+    response = requests.get(stack.url("nginx", 8443, "https") + stack.app.probe[1], verify=str(stack.certs),
+                            headers={"X-Request-ID": request_id}, timeout=10)
+    assert response.status_code == 200 and response.headers["X-Request-ID"] == request_id
+
+    def lines(service: str) -> list[dict]:
+        return [line for line in stack.json_logs(service) if line.get("request_id") == request_id]
+    app_line = wait_until(lambda: lines("app"), 5, "the app's access line")[0]
+    assert app_line["logger"] == "gunicorn.access" and app_line["status"] == 200
+    nginx_line = wait_until(lambda: lines("nginx"), 5, "Nginx's access line")[0]
+    assert nginx_line["status"] == 200 and nginx_line["upstream_status"] == "200"
+    assert nginx_line["upstream_addr"].endswith(":8000")
 
 
 def test_rules_are_loaded(stack):
@@ -107,7 +113,7 @@ def dashboard_queries() -> list[tuple[str, str, str]]:
 def test_every_dashboard_query_returns_data(stack, traffic):
     # Three scrapes after the traffic, so every rate() has samples in its window.
     wait_until(lambda: float(query(stack, 'count_over_time(up{job="flask"}[1m])')[0]["value"][1]) >= 4,
-               90, "four scrapes of the app")
+               90, "four scrapes of the app", 1)
     empty = []
     for name, title, expr in dashboard_queries():
         if not query(stack, expr.replace("$__rate_interval", "1m")):

@@ -1,5 +1,7 @@
 """The `proxy` profile: Nginx in front of Gunicorn, tested from the outside through the
-published ports, and from inside the compose network where the test needs another client."""
+published ports, and from inside the compose network where the test needs another client.
+Nginx's own behaviour, with the demo behind it (test_metrics_profile.py proves the request
+path through Nginx for both apps)."""
 
 import json
 import socket
@@ -8,9 +10,11 @@ import uuid
 
 import pytest
 import requests
+from support.apps import DEMO
 from support.checks import assert_json_error
 from support.docker import require_images
 from support.stack import compose_stack
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.stack("proxy")
 
@@ -18,9 +22,10 @@ pytestmark = pytest.mark.stack("proxy")
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """One TLS proxy stack for the module; a tight rate limit makes the burst test short."""
-    require_images("PYTHON_IMAGE", "NGINX_IMAGE")
+    require_images("PYTHON_IMAGE", "DEBIAN_IMAGE", "NGINX_IMAGE")
     workdir = tmp_path_factory.mktemp("proxy")
-    with compose_stack("proxy", ["proxy"], workdir, RATE_LIMIT="10r/s", RATE_LIMIT_BURST="10") as running:
+    with compose_stack("proxy", ["proxy"], workdir, RATE_LIMIT="10r/s", RATE_LIMIT_BURST="10",
+                       **DEMO.env()) as running:
         running.certs = workdir / "certs" / "tls.crt"
         yield running
 
@@ -36,24 +41,8 @@ def app_saw(stack, request_id) -> list[dict]:
 
 
 def wait_for_log(stack, service, request_id, timeout=5.0) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = [line for line in stack.json_logs(service) if line.get("request_id") == request_id]
-        if lines or time.monotonic() > deadline:
-            return lines
-        time.sleep(0.1)
-
-
-def test_request_through_nginx_keeps_its_id_end_to_end(stack):
-    request_id = f"px-{uuid.uuid4().hex}"
-    response = https(stack, "/api/hello", headers={"X-Request-ID": request_id})
-    assert response.status_code == 200 and response.json() == {"message": "hello"}
-    assert response.headers["X-Request-ID"] == request_id
-    app_line = wait_for_log(stack, "app", request_id)
-    assert app_line and app_line[0]["status"] == 200
-    nginx_line = wait_for_log(stack, "nginx", request_id)
-    assert nginx_line and nginx_line[0]["status"] == 200 and nginx_line[0]["upstream_status"] == "200"
-    assert nginx_line[0]["upstream_addr"].endswith(":8000")
+    return wait_until(lambda: [line for line in stack.json_logs(service) if line.get("request_id") == request_id],
+                      timeout, f"a {service} line with request id {request_id}")
 
 
 def test_malformed_request_id_is_replaced_by_nginx(stack):
@@ -109,7 +98,7 @@ def test_big_body_is_a_json_413_that_never_reaches_the_app(stack):
     response = https(stack, "/api/items", method="POST", data=b"x" * (2 * 1024 * 1024),
                      headers={"Content-Type": "application/json", "X-Request-ID": request_id})
     assert_json_error(response, 413)
-    time.sleep(0.5)
+    wait_for_log(stack, "nginx", request_id)  # Nginx has answered and logged it: the app would have by now
     assert not app_saw(stack, request_id)
 
 
@@ -138,8 +127,7 @@ def test_internal_endpoints_are_not_reachable_from_outside(stack):
         assert_json_error(https(stack, path), 404)
     with pytest.raises(Exception, match="publisher"):
         stack.compose.get_service_port("nginx", 8081)
-    ports = stack.run("port", "app", "9101", check=False)  # published by the test overlay only
-    assert ports.returncode == 0
+    assert stack.compose.get_service_port("app", 9101)  # published by the test overlay only
 
 
 def test_unknown_host_is_rejected(stack):
@@ -166,8 +154,7 @@ def test_burst_gets_429_while_another_client_is_served(stack):
     probe = ("import ssl,urllib.request;c=ssl._create_unverified_context();"
              "print(urllib.request.urlopen(urllib.request.Request('https://nginx:8443/api/hello',"
              "headers={'Host':'localhost'}),context=c,timeout=5).status)")
-    out = stack.exec("app", "python3", "-c", probe)
-    assert out.stdout.strip() == "200", out.stderr
+    assert stack.exec("app", "python3", "-c", probe).strip() == "200"
 
 
 def test_slow_client_is_cut_off_and_others_are_served(stack):
@@ -183,22 +170,42 @@ def test_slow_client_is_cut_off_and_others_are_served(stack):
 
 def test_app_down_gives_a_json_502(stack):
     """Last in the module: it stops the app container."""
-    stack.run("stop", "app")
+    stack.service("stop", "app")
     try:
         response = https(stack, "/api/hello")
         body = assert_json_error(response, 502)
         assert body["error"] == "the app is not answering"
     finally:
-        stack.run("start", "app")
+        stack.service("start", "app")
 
 
 @pytest.fixture(scope="module")
 def prefixed(tmp_path_factory):
-    """A plain-HTTP stack serving the app under /shop."""
-    require_images("PYTHON_IMAGE", "NGINX_IMAGE")
+    """A plain-HTTP stack serving the app under /shop, with Gunicorn on another port than 8000
+    (the health check and Nginx's upstream follow PORT), and no APP_STATIC_DIR (the app serves
+    its static files)."""
+    require_images("PYTHON_IMAGE", "DEBIAN_IMAGE", "NGINX_IMAGE")
     with compose_stack("prefix", ["proxy"], tmp_path_factory.mktemp("prefix"), TLS="off",
-                       APP_URL_PREFIX="/shop") as running:
+                       APP_URL_PREFIX="/shop", PORT="8123", **{**DEMO.env(), "APP_STATIC_DIR": ""}) as running:
         yield running
+
+
+def test_another_port_is_served_and_health_checked(prefixed):
+    assert prefixed.health("app") == "healthy"
+    request_id = f"port-{uuid.uuid4().hex}"
+    assert requests.get(prefixed.url("nginx", 8080) + "/shop/api/hello", headers={"X-Request-ID": request_id},
+                        timeout=10).status_code == 200
+    nginx_line = wait_until(lambda: [line for line in prefixed.json_logs("nginx")
+                                     if line.get("request_id") == request_id], 5, "Nginx's line")[0]
+    assert nginx_line["upstream_addr"].endswith(":8123")
+
+
+def test_without_app_static_dir_the_app_serves_its_static_files(prefixed):
+    request_id = f"static-{uuid.uuid4().hex}"
+    response = requests.get(prefixed.url("nginx", 8080) + "/shop/static/style.css",
+                            headers={"X-Request-ID": request_id}, timeout=10)
+    assert response.status_code == 200 and "text/css" in response.headers["Content-Type"]
+    assert wait_for_log(prefixed, "app", request_id)[0]["logger"] == "gunicorn.access"
 
 
 def test_path_prefix_links_are_correct(prefixed):

@@ -90,7 +90,10 @@ def write_test_env(directory: Path, **overrides: str) -> Path:
                         "-keyout", str(certs / "tls.key"), "-out", str(certs / "tls.crt")],
                        check=True, capture_output=True)
         (certs / "tls.key").chmod(0o644)
+    path = directory / "test.env"
     values = {
+        "FLASKOBS_DIR": str(ROOT),
+        "APP_SETTINGS_FILE": str(path),  # the app container reads this file, not the developer's .env
         "SECRET_KEY": secrets.token_urlsafe(48),
         "GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(16),
         "GRAFANA_SECRET_KEY": secrets.token_urlsafe(24),
@@ -108,7 +111,6 @@ def write_test_env(directory: Path, **overrides: str) -> Path:
         "GUNICORN_WORKERS": "2",
     }
     values.update(overrides)
-    path = directory / "test.env"
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     return path
 

@@ -1,4 +1,5 @@
-"""Run the real app under real Gunicorn on loopback, as the image does (minus the container)."""
+"""Run an app under real Gunicorn on loopback, as the image does (minus the container):
+`flaskobs-serve` with APP_MODULE, from the app's folder."""
 
 import os
 import re
@@ -13,9 +14,12 @@ from pathlib import Path
 
 import requests
 
-from app.config import env_bool
+from flaskobs.settings import env_bool
 
 from .docker import ROOT
+from .waiting import wait_until
+
+TESTS = ROOT / "tests"
 
 
 def free_port() -> int:
@@ -39,13 +43,15 @@ def child_pids(pid: int) -> set[int]:
 
 
 class Gunicorn:
-    """One Gunicorn master with its workers; the metrics directory is emptied first, like the entrypoint."""
+    """One Gunicorn master with its workers, started by flaskobs-serve (which empties the
+    metrics directory). By default it serves tests/support/tinyapp.py, which is not the demo."""
 
-    APP = ("-c", "app/gunicorn.conf.py", "app:create_app()")
+    SERVE = (sys.executable, "-m", "flaskobs.serve")
 
-    def __init__(self, workdir: Path, gunicorn_args: list[str] | None = None, cwd: Path = ROOT, **env: str | int):
+    def __init__(self, workdir: Path, app_module: str = "support.tinyapp:create_app()", cwd: Path = TESTS,
+                 command: list[str] | None = None, **env: str | int):
         self.workdir = workdir
-        self.gunicorn_args = list(gunicorn_args or self.APP)
+        self.command = list(command or self.SERVE)
         self.cwd = cwd
         self.port = free_port()
         self.metrics_port = free_port()
@@ -64,6 +70,7 @@ class Gunicorn:
             "GUNICORN_MAX_REQUESTS": "0",
             "GUNICORN_GRACEFUL_TIMEOUT": "10",
             "LOGSTASH_HOST": "",
+            "APP_MODULE": app_module,
         }
         self.env.update({k: str(v) for k, v in env.items()})
         self.port = int(self.env["GUNICORN_BIND"].rsplit(":", 1)[1])  # an override may name the port
@@ -74,22 +81,26 @@ class Gunicorn:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> "Gunicorn":
-        shutil.rmtree(self.metrics_dir, ignore_errors=True)
-        self.metrics_dir.mkdir(parents=True)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.command != list(self.SERVE):  # flaskobs-serve empties it; other set-ups are told to
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+            self.metrics_dir.mkdir(parents=True)
         self._log = open(self.log_path, "ab")  # closed in stop()
-        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", *self.gunicorn_args], cwd=self.cwd,
-                                     env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        self.proc = subprocess.Popen(self.command, cwd=self.cwd, env=self.env, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
+
+        def answering() -> bool:
             if self.proc.poll() is not None:
                 raise AssertionError(f"gunicorn exited with {self.proc.returncode}:\n{self.output()}")
             try:
-                if requests.get(self.url + self.ready_path, timeout=1).ok and self.scrape_ready():
-                    return self
+                return requests.get(self.url + self.ready_path, timeout=1).ok and self.scrape_ready()
             except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"gunicorn did not answer in {timeout} s:\n{self.output()}")
+                return False
+        try:
+            wait_until(answering, timeout, "gunicorn to answer")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.output()}") from None
+        return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> float:
         """Stop the master; return how long it took."""

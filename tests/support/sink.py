@@ -7,7 +7,6 @@ go down (refusing connections) and come back on the same port, to play an outage
 import json
 import socket
 import threading
-import time
 
 
 class JsonLinesSink:
@@ -81,11 +80,7 @@ class JsonLinesSink:
                 if self.on_event:
                     self.on_event(event)
 
-    def wait_for(self, predicate, timeout: float = 30.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if predicate(list(self.events)):
-                    return True
-            time.sleep(0.1)
-        return False
+    def received(self) -> list[dict]:
+        """A copy of the events so far (the reader threads keep appending)."""
+        with self._lock:
+            return list(self.events)

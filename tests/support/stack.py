@@ -12,28 +12,24 @@ from testcontainers.compose import DockerCompose
 from .docker import COMPOSE_FILE, ROOT, env_files, write_test_env
 
 TEST_OVERLAY = "tests/integration/compose.test.yaml"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_PREFIX = re.compile(r"^\S+\s+\| ?")  # "app-1  | " in front of each line of `compose logs`
 
 
 class Stack:
-    """A running compose project, with the helpers the tests need."""
+    """A running compose project: testcontainers' DockerCompose, and what the tests read from it."""
 
-    def __init__(self, compose: DockerCompose, project: str, cmd: list[str]):
+    def __init__(self, compose: DockerCompose, env_file: Path):
         self.compose = compose
-        self.project = project
-        self._cmd = cmd
+        self.env_file = env_file
+        self.env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
 
     def url(self, service: str, port: int, scheme: str = "http") -> str:
         host, published = self.compose.get_service_host_and_port(service, port)
         return f"{scheme}://{host}:{published}"
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        """Run a `docker compose` subcommand against this project."""
-        return subprocess.run([*self._cmd, *args], cwd=ROOT, capture_output=True, text=True, check=check)
-
     def logs(self, *services: str) -> str:
-        out = self.run("logs", "--no-color", "--no-log-prefix", *services).stdout
-        return _ANSI.sub("", out)
+        stdout, _ = self.compose.get_logs(*services)
+        return "\n".join(_PREFIX.sub("", line) for line in stdout.splitlines())
 
     def json_logs(self, *services: str) -> list[dict]:
         """Every JSON line the services printed."""
@@ -45,40 +41,45 @@ class Stack:
                     lines.append(json.loads(line))
         return lines
 
-    def exec(self, service: str, *command: str) -> subprocess.CompletedProcess:
-        return self.run("exec", "-T", service, *command, check=False)
+    def exec(self, service: str, *command: str) -> str:
+        """Run a command in the service's container; its stdout (a non-zero exit fails the test)."""
+        stdout, _, _ = self.compose.exec_in_container(list(command), service)
+        return stdout
+
+    def health(self, service: str) -> str:
+        return self.compose.get_container(service).Health
+
+    def service(self, action: str, service: str) -> None:
+        """`docker compose stop|start SERVICE` (DockerCompose has these for the whole project only)."""
+        subprocess.run([*self.compose.compose_command_property, action, service], cwd=ROOT, check=True,
+                       capture_output=True)
 
 
 @contextlib.contextmanager
 def compose_stack(name: str, profiles: list[str], workdir: Path, services: list[str] | None = None,
-                  extra_files: tuple[str, ...] = (), environment: dict[str, str] | None = None, **env):
+                  extra_files: tuple[str, ...] = (), **env):
     """Build and start the stack (`up --build --wait`), yield a Stack, always tear it down."""
     env_file = write_test_env(workdir, **env)
     project = f"flaskobs-test-{name}-{os.getpid()}"
     files = [COMPOSE_FILE, *extra_files, TEST_OVERLAY]
-    all_env = [*env_files(), str(env_file)]
     saved = dict(os.environ)
-    os.environ.update({"COMPOSE_PROJECT_NAME": project, **(environment or {})})
+    os.environ["COMPOSE_PROJECT_NAME"] = project
     if (ROOT / ".airgap.env").exists():
         os.environ["DOCKER_BUILDKIT"] = "0"  # the classic builder never asks a registry for FROM
-    cmd = ["docker", "compose", "-p", project]
-    for f in files:
-        cmd += ["-f", f]
-    for e in all_env:
-        cmd += ["--env-file", e]
-    compose = DockerCompose(context=str(ROOT), compose_file_name=files, env_file=all_env,
+    compose = DockerCompose(context=str(ROOT), compose_file_name=files, env_file=[*env_files(), str(env_file)],
                             profiles=profiles, services=services, build=True, wait=True, pull=False)
-    stack = Stack(compose, project, cmd)
-    stack.env_file = env_file
+    stack = Stack(compose, env_file)
     try:
         try:
             compose.start()
         except subprocess.CalledProcessError as exc:
-            logs = stack.run("logs", "--no-color", "--tail=80", check=False).stdout
+            logs = subprocess.run([*compose.compose_command_property, "logs", "--no-color", "--tail=80"], cwd=ROOT,
+                                  capture_output=True, text=True).stdout
             raise AssertionError(f"stack {name} did not become healthy:\n{exc.stderr}\n--- logs ---\n{logs}") from exc
         yield stack
     finally:
-        subprocess.run([*cmd, "--profile", "app", "--profile", "full", "down", "--volumes", "--remove-orphans"],
-                       cwd=ROOT, capture_output=True)
+        compose.services = None  # down takes the whole project, one-shot services and networks too
+        with contextlib.suppress(subprocess.CalledProcessError):
+            compose.stop(down=True)
         os.environ.clear()
         os.environ.update(saved)

@@ -1,3 +1,3 @@
 """Unit fixtures come from support.app_fixtures (shared with the config tier)."""
 
-from support.app_fixtures import app, client, make_app  # noqa: F401
+from support.app_fixtures import app, client, environment, make_app, make_tiny, tiny  # noqa: F401

@@ -7,8 +7,8 @@ import json
 import pytest
 from gunicorn.config import Config
 
-from app.gunicorn_logging import JsonAccessLogger
-from app.logs import ROUTE_KEY
+from flaskobs.gunicorn_logging import JsonLogger
+from flaskobs.observer import ROUTE_KEY
 
 
 class Response:
@@ -26,7 +26,7 @@ def test_access_line_is_the_json_of_its_fields(capfd, monkeypatch, path, agent, 
     monkeypatch.setenv("SERVICE_NAME", 'svc "q"')
     cfg = Config()
     cfg.set("accesslog", "-")
-    logger = JsonAccessLogger(cfg)
+    logger = JsonLogger(cfg)
     environ = {"REQUEST_METHOD": "GET", "RAW_URI": path, "PATH_INFO": path, "REMOTE_ADDR": "10.0.0.1",
                "HTTP_X_FORWARDED_FOR": "203.0.113.9", ROUTE_KEY: route}
     if agent is not None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from app.batched_lines import BatchedLines
+from flaskobs.batched_lines import BatchedLines
 
 
 def read_available(fd: int, wait: float) -> bytes:
@@ -58,7 +58,7 @@ def test_writes_are_at_most_pipe_buf_so_workers_never_interleave():
 
 
 def test_the_batch_is_written_when_the_process_exits():
-    code = ("import sys; sys.path.insert(0, '.'); from app.batched_lines import BatchedLines; "
+    code = ("import sys; from flaskobs.batched_lines import BatchedLines; "
             "b = BatchedLines(1, interval=60); b.write(b'last words\\n'); sys.exit(0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30,
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))

@@ -9,7 +9,7 @@ import threading
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from app import gunicorn_metrics
+from flaskobs import gunicorn_metrics
 
 WORKER = textwrap.dedent("""
     import os, sys
@@ -90,7 +90,7 @@ def test_a_scrape_imports_nothing(tmp_path, monkeypatch):
     code = textwrap.dedent(f"""
         import os, sys, types
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = {str(tmp_path)!r}
-        from app import gunicorn_metrics
+        from flaskobs import gunicorn_metrics
         arbiter = types.SimpleNamespace(WORKERS={{os.getpid(): None}}, num_workers=1)
         before = set(sys.modules)
         list(gunicorn_metrics.GunicornCollector(arbiter, {str(tmp_path)!r}).collect())

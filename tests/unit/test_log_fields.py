@@ -5,7 +5,7 @@ import calendar
 import os
 import time
 
-from app.logs import event_id, timestamp
+from flaskobs.logs import event_id, timestamp
 
 
 def test_event_ids_are_unique_in_a_process_and_across_a_fork():

@@ -4,11 +4,11 @@ import logging
 import multiprocessing
 import socket
 import sqlite3
-import time
 
 import pytest
+from support.waiting import wait_until
 
-from app import logship
+from flaskobs import logship, settings
 
 
 def _claim_and_report(directory, conn):
@@ -98,24 +98,22 @@ def refused_port():
 
 def test_full_queue_rejects_new_records_and_counts_them(tmp_path, refused_port):
     dropped = _Counter()
-    cfg = {"LOG_QUEUE_DIR": str(tmp_path), "LOGSTASH_HOST": "127.0.0.1", "LOGSTASH_PORT": refused_port,
-           "LOG_EVENT_TTL": 3600, "LOG_QUEUE_MAX_EVENTS": 5}
+    cfg = settings.load({"LOG_QUEUE_DIR": str(tmp_path), "LOGSTASH_HOST": "127.0.0.1",
+                         "LOGSTASH_PORT": str(refused_port), "LOG_EVENT_TTL": "3600", "LOG_QUEUE_MAX_EVENTS": "100"})
     handler = logship.install(cfg, logging.Formatter("%(message)s"), dropped)
     try:
         logger = logging.getLogger("test.bound")
         logger.propagate = False
         logger.addHandler(handler)
-        for i in range(5):
+        for i in range(100):
             logger.warning("event %d", i)
-        deadline = time.monotonic() + 5
-        while handler.backlog() < 5 and time.monotonic() < deadline:
-            pass
+        wait_until(lambda: handler.backlog() >= 100, 5, "100 events queued")
         for i in range(3):
             logger.warning("over the bound %d", i)
-        assert handler.backlog() == 5
+        assert handler.backlog() == 100
         assert dropped.value == 3
     finally:
         logging.getLogger("test.bound").removeHandler(handler)
         handler.close()
     # What was accepted is on disk, waiting for Logstash.
-    assert logship.backlog_of(logship.claim_slot(str(tmp_path))) == 5
+    assert logship.backlog_of(logship.claim_slot(str(tmp_path))) == 100

@@ -18,6 +18,16 @@ def test_init_twice_keeps_the_secrets(tmp_path):
     assert (tmp_path / ".env").read_text() == first
     assert "new secrets: none" in out and "kept" in out
     assert (tmp_path / ".env").stat().st_mode & 0o077 == 0  # secrets are not world-readable
+    assert f"FLASKOBS_DIR={tmp_path}\n" in first  # plain `docker compose` finds the image recipe
+
+
+def test_init_keeps_flaskobs_dir_pointing_at_this_checkout(tmp_path):
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env.example")
+    (tmp_path / ".env").write_text("SECRET_KEY=kept-as-it-is-kept-as-it-is-kept-as-it\nFLASKOBS_DIR=/old/place\n")
+    subprocess.run([sys.executable, str(ROOT / "scripts/init_env.py"), str(tmp_path)], check=True, capture_output=True)
+    text = (tmp_path / ".env").read_text()
+    assert f"FLASKOBS_DIR={tmp_path}\n" in text and "/old/place" not in text
+    assert "SECRET_KEY=kept-as-it-is-kept-as-it-is-kept-as-it\n" in text
 
 
 def test_init_fills_a_secret_that_was_emptied(tmp_path):

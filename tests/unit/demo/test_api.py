@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from sqlalchemy import create_engine
+from demo import db as demo_db
 from support.checks import assert_json_error
 from werkzeug.exceptions import TooManyRequests
 
@@ -98,6 +98,7 @@ def test_oversized_body_is_413(make_app):
 
 
 def test_unhandled_exception_is_a_json_500_and_logged(make_app, capsys):
+    """The demo asks flaskobs for JSON errors: its 500s are JSON too."""
     app = make_app()
 
     @app.get("/boom")
@@ -123,11 +124,14 @@ def test_429_from_the_app_is_json_too(make_app):
     assert_json_error(app.test_client().get("/limited"), 429)
 
 
-def test_database_failure_is_500_json_and_readyz_503(make_app):
+def test_database_failure_is_500_json_and_readyz_503(make_app, tmp_path):
     app = make_app()
-    # Point the app at a database file that cannot be opened.
-    app.extensions["db_engine"] = create_engine("sqlite:////nonexistent/dir/x.db")
     client = app.test_client()
+    assert client.get("/readyz").json == {"status": "ready", "checks": {"database": "ok"}}
+    # The database file becomes a directory: no connection can open it any more.
+    demo_db.engine(app).dispose()
+    (tmp_path / "app.db").unlink()
+    (tmp_path / "app.db").mkdir()
     assert_json_error(client.get("/api/items"), 500)
     ready = client.get("/readyz")
     assert ready.status_code == 503
