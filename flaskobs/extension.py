@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import errors, health, logs, metrics, observer, settings
+from . import errors, health, json_input, logs, metrics, observer, settings
 from .settings import ConfigError, Settings
 
 EXTENSION_KEY = "flaskobs"
@@ -90,6 +90,7 @@ def init_app(app: Flask, **options) -> State:
         readiness.add("log_queue", log_queue)
     app.register_blueprint(health.bp)
     errors.install(app, recorder, cfg.json_errors)
+    json_input.install(app, cfg.json_max_depth)
 
     hops = {"x_for": cfg.proxy_fix_x_for, "x_proto": cfg.proxy_fix_x_proto, "x_host": cfg.proxy_fix_x_host,
             "x_prefix": cfg.proxy_fix_x_prefix}

@@ -136,6 +136,8 @@ SPECS: dict[str, Spec] = {
     "readiness_timeout": Spec("READINESS_TIMEOUT", _float(2.0, 0.1, 60.0),
                               "seconds /readyz waits for the readiness checks"),
     "json_errors": Spec("JSON_ERRORS", _bool(False), "answer every HTTP error with a JSON body"),
+    "json_max_depth": Spec("JSON_MAX_DEPTH", _int(64, 1, 500),
+                           "deepest nesting of a request's JSON body; deeper is a 400"),
 }
 
 
@@ -158,6 +160,7 @@ class Settings:
     log_event_ttl: int
     readiness_timeout: float
     json_errors: bool
+    json_max_depth: int
 
     @property
     def production(self) -> bool:

@@ -9,6 +9,9 @@ from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table
 from sqlalchemy.exc import OperationalError
 
 EXTENSION_KEY = "demo.db"
+# The largest id the integer column holds (SQLite and PostgreSQL BIGINT): a larger one in a URL
+# cannot name a row, and passing it to the driver raises OverflowError.
+ID_MAX = 2**63 - 1
 metadata = MetaData()
 items = Table(
     "items", metadata,

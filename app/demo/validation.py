@@ -3,6 +3,8 @@
 from flask import request
 from werkzeug.exceptions import BadRequest, UnprocessableEntity, UnsupportedMediaType
 
+from flaskobs import json_input
+
 
 class ValidationFailed(UnprocessableEntity):
     def __init__(self, errors: dict[str, str]):
@@ -22,8 +24,8 @@ def json_body() -> dict:
         raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
     try:
         body = request.get_json(force=False, silent=False)
-    except BadRequest:  # a 413 for an oversized body passes through as it is
-        raise BadRequest("the body is not valid JSON") from None
+    except BadRequest as exc:  # a 413 for an oversized body passes through as it is
+        raise BadRequest(f"the body is not usable JSON: {json_input.problem(exc) or 'a syntax error'}") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body

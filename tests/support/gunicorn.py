@@ -2,6 +2,7 @@
 `flaskobs-serve` with APP_MODULE, from the app's folder."""
 
 import os
+import random
 import re
 import secrets
 import shutil
@@ -22,10 +23,36 @@ from .waiting import wait_until
 TESTS = ROOT / "tests"
 
 
+_handed_out: set[int] = set()
+
+
+def ephemeral_ports() -> range:
+    """The kernel's range for port 0 binds and outgoing connections."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    return range(low, high + 1)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on, for a server started later. Chosen below the ephemeral range
+    and never handed out twice by this process: two bind(0) calls in a row can return the same port, and
+    an outgoing connection can take an ephemeral port before the server binds it (CI saw both a master's
+    metrics port taken that way)."""
+    top = ephemeral_ports().start
+    for _ in range(1000):
+        port = random.randrange(max(1024, top - 12000), top)  # nosec B311 -- a port, not a secret
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port below {top}")
 
 
 def child_pids(pid: int) -> set[int]:

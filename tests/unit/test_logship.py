@@ -2,10 +2,10 @@
 
 import logging
 import multiprocessing
-import socket
 import sqlite3
 
 import pytest
+from support.gunicorn import free_port
 from support.waiting import wait_until
 
 from flaskobs import logship, settings
@@ -91,9 +91,7 @@ class _Counter:
 
 @pytest.fixture
 def refused_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # closed again: connections are refused
+    return free_port()  # nothing listens: connections are refused
 
 
 def test_full_queue_rejects_new_records_and_counts_them(tmp_path, refused_port):

@@ -33,7 +33,10 @@ def test_hello(client):
 
 
 @pytest.mark.parametrize(("body", "content_type", "status", "detail"), [
-    ("{not json", "application/json", 400, "not valid JSON"),
+    ("{not json", "application/json", 400, "not usable JSON: a syntax error"),
+    ("[" * 20000, "application/json", 400, "nests deeper than 64 levels"),  # was a RecursionError: 500
+    ('{"name": "\\ud800", "price": 1}', "application/json", 400, "unpaired UTF-16 surrogate"),  # was a 500
+    ('{"name": "\\udc00\\ud800", "price": 1}', "application/json", 400, "unpaired UTF-16 surrogate"),
     ('["a", "list"]', "application/json", 400, "must be a JSON object"),
     ("name=tea", "application/x-www-form-urlencoded", 415, "Content-Type: application/json"),
     ('{"name": "tea", "price": 1}', "text/plain", 415, "Content-Type: application/json"),
@@ -82,6 +85,19 @@ def test_unknown_route_and_id(client):
     assert_json_error(client.get("/api/items/999999"), 404)
     assert_json_error(client.delete("/api/items/999999"), 404)
     assert_json_error(client.get("/api/items/abc"), 404)
+
+
+@pytest.mark.parametrize("item_id", [2**63, 2**63 - 1, 10**30, 0])
+def test_ids_beyond_the_column_are_404_not_500(client, item_id):
+    # 2**63 and above used to reach SQLite and raise OverflowError.
+    assert_json_error(client.get(f"/api/items/{item_id}"), 404)
+    assert_json_error(client.delete(f"/api/items/{item_id}"), 404)
+
+
+def test_a_paired_surrogate_is_an_ordinary_character(client):
+    created = client.post("/api/items", data='{"name": "tea \\ud83c\\udf75", "price": 1}',
+                          content_type="application/json")
+    assert created.status_code == 201 and created.get_json()["name"] == "tea \N{TEACUP WITHOUT HANDLE}"
 
 
 def test_method_not_allowed_names_the_allowed_ones(client):
