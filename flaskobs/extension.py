@@ -95,7 +95,7 @@ def init_app(app: Flask, **options) -> State:
     hops = {"x_for": cfg.proxy_fix_x_for, "x_proto": cfg.proxy_fix_x_proto, "x_host": cfg.proxy_fix_x_host,
             "x_prefix": cfg.proxy_fix_x_prefix}
     inner = ProxyFix(app.wsgi_app, **hops) if any(hops.values()) else app.wsgi_app
-    app.wsgi_app = observer.RequestObserver(inner, recorder)
+    app.wsgi_app = observer.RequestObserver(inner, recorder, shipper)
     app.after_request(observer.note_route)
 
     found = app.extensions[EXTENSION_KEY] = State(settings=cfg, metrics=recorder, readiness=readiness,

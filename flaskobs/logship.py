@@ -13,6 +13,9 @@ each one, when a new version changes what is overridden here.
   instead of being deleted unsent by the next flush.
 - A batch counts as delivered only when Logstash has read it to the end and closed the
   connection; a refused connection fails at once instead of blocking the sender 30 s.
+- A record logged while a request is handled is written to the queue file by the request's own
+  thread before the response is sent (one transaction per request that logged), not left in
+  memory for the sender thread: a worker killed right after answering loses nothing it logged.
 - The backlog is bounded (LOG_QUEUE_MAX_EVENTS): past it new records still reach stdout
   but are not queued for shipping, and app_log_events_dropped_total counts them.
 """
@@ -24,6 +27,7 @@ import os
 import queue
 import socket
 import sqlite3
+import threading
 
 from logstash_async.constants import constants
 
@@ -130,6 +134,7 @@ class DurableQueue(DatabaseCache):
     def __init__(self, path, event_ttl=None):
         super().__init__(path, event_ttl)
         self.pending = 0
+        self.pending_lock = threading.Lock()  # request threads add to it too (RequestWriter)
 
     def _open(self):
         if self._connection is None:
@@ -155,11 +160,15 @@ class DurableQueue(DatabaseCache):
         with self._connect() as conn:
             conn.executemany("INSERT INTO event (event_text, pending_delete, entry_date) "
                              "VALUES (?, 0, datetime('now'))", [(e,) for e in events])
-        self.pending += len(events)
+        self.count(len(events))
+
+    def count(self, added: int) -> None:
+        with self.pending_lock:
+            self.pending += added
 
     def delete_queued_events(self):
         with self._connect() as conn:
-            self.pending -= conn.execute("DELETE FROM event WHERE pending_delete = 1").rowcount
+            self.count(-conn.execute("DELETE FROM event WHERE pending_delete = 1").rowcount)
 
     def expire_events(self):
         if self._event_ttl is None:
@@ -168,7 +177,7 @@ class DurableQueue(DatabaseCache):
             expired = conn.execute("DELETE FROM event WHERE entry_date < datetime('now', ?)",
                                    (f"-{int(self._event_ttl)} seconds",)).rowcount
         if expired:
-            self.pending -= expired
+            self.count(-expired)
             logging.getLogger("LogProcessingWorker").warning(
                 "dropped %d events older than LOG_EVENT_TTL=%ss", expired, self._event_ttl)
 
@@ -218,6 +227,25 @@ class _Worker(LogProcessingWorker):
         return self._queue.qsize() + (database.pending if database is not None else 0)
 
 
+class RequestWriter:
+    """Writes the records a request logged into the queue file, from the request's thread, before
+    the response is sent. One connection per thread (gthread workers have several); the sender
+    thread picks the rows up at its next flush, as it does its own."""
+
+    INSERT = "INSERT INTO event (event_text, pending_delete, entry_date) VALUES (?, 0, datetime('now'))"
+
+    def __init__(self, path: str):
+        self.path = path
+        self._local = threading.local()
+
+    def write(self, events: list[bytes]) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = _connect(self.path)
+        with conn:
+            conn.executemany(self.INSERT, [(e,) for e in events])
+
+
 class AckedTcpTransport(TcpTransport):
     """json_lines over TCP, one connection per batch, confirmed by the peer's orderly close.
 
@@ -249,6 +277,31 @@ class ShippingHandler(AsynchronousLogstashHandler):
         super().__init__(**kwargs)
         self.max_events = max_events
         self._dropped = dropped_counter
+        self._held = threading.local()  # .events: the current request's records, until persist()
+        self._writer = RequestWriter(self._database_path)
+
+    def hold(self) -> None:
+        """From now until persist(), this thread's records wait for the request's end."""
+        self._held.events = []
+
+    def persist(self) -> None:
+        """Write the records held since hold() to disk now (the response is not sent yet)."""
+        events, self._held.events = getattr(self._held, "events", None), None
+        if not events:
+            return
+        try:
+            self._writer.write(events)
+        except sqlite3.Error:
+            # The file is unusable right now (locked past the timeout, disk full): the sender
+            # thread retries them from memory, as it does every record logged outside a request.
+            worker = AsynchronousLogstashHandler._worker_thread
+            for event in events:
+                worker.enqueue_event(event)
+            return
+        worker = AsynchronousLogstashHandler._worker_thread
+        database = getattr(worker, "_database", None)
+        if isinstance(database, DurableQueue):
+            database.count(len(events))
 
     def backlog(self) -> int:
         worker = AsynchronousLogstashHandler._worker_thread
@@ -261,7 +314,14 @@ class ShippingHandler(AsynchronousLogstashHandler):
             if self._dropped is not None:
                 self._dropped.inc()
             return
-        super().emit(record)
+        held = getattr(self._held, "events", None)
+        if held is None:
+            super().emit(record)
+            return
+        try:
+            held.append(self._format_record(record))
+        except Exception:  # as the library's emit: a record that cannot be formatted is reported
+            self.handleError(record)
 
     def _start_worker_thread(self):
         if self._worker_thread_is_running():

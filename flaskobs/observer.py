@@ -17,12 +17,24 @@ log = logging.getLogger(__name__)
 
 
 class RequestObserver:
-    def __init__(self, wsgi_app, metrics=None):
+    def __init__(self, wsgi_app, metrics=None, shipper=None):
         self.wsgi_app = wsgi_app
         self.metrics = metrics  # metrics.RequestMetrics, or None when switched off
+        self.shipper = shipper  # logship.ShippingHandler, or None when not shipping
 
     def __call__(self, environ, start_response):
         environ[START_KEY] = perf_counter()
+        if self.shipper is None:
+            return self._observe(environ, start_response)
+        # What the request logs is on disk before its response is sent (the app has returned;
+        # the server writes the response after this returns).
+        self.shipper.hold()
+        try:
+            return self._observe(environ, start_response)
+        finally:
+            self.shipper.persist()
+
+    def _observe(self, environ, start_response):
         incoming = environ.get("HTTP_X_REQUEST_ID")
         if incoming is not None and request_ids.valid(incoming):
             rid = incoming

@@ -3,6 +3,7 @@ tcp/json_lines input): through an outage, a restart of the app, and a flapping r
 
 import glob
 import os
+import signal
 import threading
 import time
 import uuid
@@ -101,3 +102,24 @@ def test_flapping_receiver_loses_nothing(tmp_path):
     assert set(counts) == expected(ids)
     assert set(counts.values()) == {1}, "some events arrived more than once"
     assert flaps >= 3 and sink.connections >= 2
+
+
+def test_a_worker_killed_right_after_answering_loses_nothing_it_logged(tmp_path):
+    """The response is the acknowledgement: what the request logged was on disk before it was sent.
+    Found by an adversarial run: the 'item created' line waited in memory and died with its worker."""
+    port = free_port()  # Logstash is down throughout the kills
+    ids = [f"kill-{uuid.uuid4().hex}" for _ in range(8)]
+    with Gunicorn(tmp_path, LOGSTASH_HOST="127.0.0.1", LOGSTASH_PORT=port, GUNICORN_WORKERS=2) as server:
+        for request_id in ids:
+            workers = server.workers()
+            response = requests.post(server.url + "/items", headers={"X-Request-ID": request_id}, timeout=10)
+            assert response.status_code == 201
+            for pid in workers:  # at once: whichever served it dies within a millisecond of answering
+                os.kill(pid, signal.SIGKILL)
+            wait_until(lambda w=workers: len(server.workers() - w) == 2, 30, "two new workers")
+        sink = JsonLinesSink(port).start()
+        try:
+            wait_until(lambda: {i for i, logger in delivered(sink, set(ids)) if logger == "tinyapp"} == set(ids),
+                       30, "every acknowledged 'item created' line at the sink")
+        finally:
+            sink.stop()

@@ -39,6 +39,7 @@ SIGNATURES = {
     "logstash_async.handler:AsynchronousLogstashHandler._worker_thread_is_running": "()",
     "logstash_async.handler:AsynchronousLogstashHandler._setup_transport": "(self, **kwargs)",
     "logstash_async.handler:AsynchronousLogstashHandler._worker_thread": "attribute",
+    "logstash_async.handler:AsynchronousLogstashHandler._format_record": "(self, record)",
     "prometheus_client.mmap_dict:MmapedDict.__init__": "(self, filename, read_mode=False)",
     "prometheus_client.mmap_dict:MmapedDict.read_value": "(self, key)",
     "prometheus_client.mmap_dict:MmapedDict.write_value": "(self, key, value, timestamp)",
@@ -59,6 +60,7 @@ DIGESTS = {
     "logstash_async.worker:LogProcessingWorker._fetch_queued_events_for_flush": "05673aad830dce7c",
     "logstash_async.worker:LogProcessingWorker._delete_queued_events_from_database": "fe51c34f2b013dab",
     "logstash_async.handler:AsynchronousLogstashHandler.emit": "909e0e969e9f6598",
+    "logstash_async.handler:AsynchronousLogstashHandler.__init__": "bf66f2c1d9ea0334",  # sets _database_path
     "logstash_async.handler:AsynchronousLogstashHandler._start_worker_thread": "e1eaef32c0ef7fe1",
     "logstash_async.database:DatabaseCache._connect": "1246dd9eae186d9e",
     "logstash_async.database:DatabaseCache.get_queued_events": "dda9bb4d26367a78",
