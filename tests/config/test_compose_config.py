@@ -214,3 +214,14 @@ def test_your_app_comes_from_app_dir_and_app_module(tmp_path):
     assert defaults["app"]["build"]["context"] == str(ROOT / "app")
     assert defaults["app"]["environment"]["APP_MODULE"] == "demo:create_app()"
     assert next(v for v in defaults["nginx"]["volumes"] if v["target"] == "/srv/static")["type"] == "volume"
+
+
+@pytest.mark.parametrize(("env", "public"), [
+    ({"HTTPS_PORT": "9443", "HTTP_PORT": "9080"}, ("9443", "9080")),  # the README's side-by-side example
+    ({"HTTPS_PORT": "8443", "PUBLIC_HTTPS_PORT": "443", "PUBLIC_HTTP_PORT": "80"}, ("443", "80")),  # behind a balancer
+])
+def test_the_public_ports_follow_the_published_ones(tmp_path, env, public):
+    """Changing only HTTPS_PORT used to leave redirects and links on 8443."""
+    require_engine()
+    nginx = compose_config(["proxy"], write_test_env(tmp_path, **env))["services"]["nginx"]["environment"]
+    assert (nginx["PUBLIC_HTTPS_PORT"], nginx["PUBLIC_HTTP_PORT"]) == public

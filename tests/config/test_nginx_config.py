@@ -53,6 +53,9 @@ def test_config_is_valid_in_the_upstream_image(env, certs):
     ({"APP_URL_PREFIX": "/sh op"}, "APP_URL_PREFIX=/sh op may hold only"),
     ({"RATE_LIMIT": "fast"}, "RATE_LIMIT=fast is not allowed"),
     ({"CLIENT_MAX_BODY_SIZE": "1 GB"}, "CLIENT_MAX_BODY_SIZE=1 GB is not allowed"),
+    ({"PUBLIC_HTTPS_PORT": "https"}, "PUBLIC_HTTPS_PORT=https must be a port number (1-65535)"),
+    ({"PUBLIC_HTTP_PORT": "70000"}, "PUBLIC_HTTP_PORT=70000 must be a port number (1-65535)"),
+    ({"PUBLIC_HTTP_PORT": "0"}, "PUBLIC_HTTP_PORT=0 must be a port number (1-65535)"),
 ])
 def test_bad_settings_are_named(env, message, certs):
     require_images("NGINX_IMAGE")
@@ -76,5 +79,5 @@ def test_defaults_live_in_render_sh_alone(certs, tmp_path):
     assert "server_name localhost 127.0.0.1;" in out.stdout and "listen 8443 ssl" in out.stdout
     assert "rate=20r/s" in out.stdout and "burst=40" in out.stdout and "client_max_body_size 1m;" in out.stdout
     nginx = compose_config(["proxy"], write_test_env(tmp_path))["services"]["nginx"]["environment"]
-    for name in ("TLS", "PUBLIC_HTTPS_PORT", "CLIENT_MAX_BODY_SIZE", "RATE_LIMIT", "RATE_LIMIT_BURST"):
+    for name in ("TLS", "CLIENT_MAX_BODY_SIZE", "RATE_LIMIT", "RATE_LIMIT_BURST"):
         assert nginx[name] == "", name

@@ -4,7 +4,9 @@ Nginx's own behaviour, with the demo behind it (test_metrics_profile.py proves t
 path through Nginx for both apps)."""
 
 import json
+import re
 import socket
+import ssl
 import time
 import uuid
 
@@ -221,3 +223,64 @@ def test_path_prefix_links_are_correct(prefixed):
     assert redirect.status_code == 301 and redirect.headers["Location"].endswith("/shop/")
     assert "Strict-Transport-Security" not in page.headers  # no HSTS over plain HTTP
     assert json.loads(requests.get(base + "/api/hello", timeout=10).text)["status"] == 404  # outside the prefix
+
+
+def raw_https(stack, request: bytes, server_hostname: str = "localhost") -> bytes:
+    """One request as raw bytes over TLS (what requests would normalise away); the whole answer."""
+    host, port = stack.url("nginx", 8443, "https").split("//")[1].split(":")
+    context = ssl.create_default_context(cafile=str(stack.certs))
+    with socket.create_connection((host, int(port)), timeout=10) as sock, \
+            context.wrap_socket(sock, server_hostname=server_hostname) as tls:
+        tls.sendall(request)
+        chunks = []
+        while chunk := tls.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def not_rate_limited(answer: bytes) -> bytes | None:
+    return None if answer.startswith(b"HTTP/1.1 429") else answer
+
+
+def test_an_absolute_uri_cannot_choose_the_apps_host(stack):
+    """Nginx picks the server from an absolute URI's host but used to forward the Host header:
+    `POST https://localhost/...` with `Host: evil.example` got links and a Location at evil.example."""
+    body = b'{"name": "tea", "price": 1}'
+    request = (b"POST https://localhost/api/items HTTP/1.1\r\nHost: evil.example\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+    # The module's tight rate limit may still be spent by the tests before.
+    answer = wait_until(lambda: not_rate_limited(raw_https(stack, request)), 10, "an answer other than 429")
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 201"), answer[:300]
+    public = f"https://localhost:{stack.env['HTTPS_PORT']}/api/items/".encode()
+    location = re.search(rb"\r\nLocation: (\S+)", head).group(1)
+    assert location.startswith(public) and json.loads(payload)["url"].startswith(public.decode())
+    assert b"evil.example" not in answer
+    # The Host header alone still cannot reach the app.
+    assert raw_https(stack, b"GET /api/hello HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+                     ).startswith(b"HTTP/1.1 421")
+
+
+def tls12_handshake(stack, cipher: str) -> bool:
+    host, port = stack.url("nginx", 8443, "https").split("//")[1].split(":")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # only the suite is in question
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(f"{cipher}:@SECLEVEL=0")
+    try:
+        with socket.create_connection((host, int(port)), timeout=10) as sock, \
+                context.wrap_socket(sock, server_hostname="localhost"):
+            return True
+    except ssl.SSLError:
+        return False
+
+
+def test_tls12_offers_only_forward_secret_aead_suites(stack):
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    probe.set_ciphers("ALL:@SECLEVEL=0")
+    suites = {c["name"]: c for c in probe.get_ciphers() if c["protocol"] != "TLSv1.3"}  # usable in 1.2
+    assert "AES128-SHA" in suites and "ECDHE-RSA-AES128-GCM-SHA256" in suites  # the probe can tell
+    accepted = {name for name in suites if tls12_handshake(stack, name)}
+    assert "ECDHE-RSA-AES128-GCM-SHA256" in accepted  # the control: a good suite is accepted
+    weak = {name for name in accepted if not (suites[name]["aead"] and suites[name]["kea"] == "kx-ecdhe")}
+    assert not weak, f"TLS 1.2 suites without forward secrecy or AEAD: {sorted(weak)}"

@@ -10,6 +10,7 @@ from pathlib import Path
 from testcontainers.compose import DockerCompose
 
 from .docker import COMPOSE_FILE, ROOT, env_files, write_test_env
+from .gunicorn import free_port
 
 TEST_OVERLAY = "tests/integration/compose.test.yaml"
 _PREFIX = re.compile(r"^\S+\s+\| ?")  # "app-1  | " in front of each line of `compose logs`
@@ -59,6 +60,10 @@ class Stack:
 def compose_stack(name: str, profiles: list[str], workdir: Path, services: list[str] | None = None,
                   extra_files: tuple[str, ...] = (), **env):
     """Build and start the stack (`up --build --wait`), yield a Stack, always tear it down."""
+    # Nginx's host ports, chosen here rather than by Docker: the app's links carry the public port,
+    # which is the published one (PUBLIC_HTTPS_PORT defaults to HTTPS_PORT).
+    env.setdefault("HTTP_PORT", str(free_port()))
+    env.setdefault("HTTPS_PORT", str(free_port()))
     env_file = write_test_env(workdir, **env)
     project = f"flaskobs-test-{name}-{os.getpid()}"
     files = [COMPOSE_FILE, *extra_files, TEST_OVERLAY]

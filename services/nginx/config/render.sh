@@ -8,7 +8,8 @@ here=$(dirname "$0")
 fail() { echo "nginx config: $*" >&2; exit 2; }
 
 TLS=${TLS:-on}
-: "${RATE_LIMIT:=20r/s}" "${RATE_LIMIT_BURST:=40}" "${CLIENT_MAX_BODY_SIZE:=1m}" "${PUBLIC_HTTPS_PORT:=8443}"
+: "${RATE_LIMIT:=20r/s}" "${RATE_LIMIT_BURST:=40}" "${CLIENT_MAX_BODY_SIZE:=1m}" "${PUBLIC_HTTPS_PORT:=8443}" \
+  "${PUBLIC_HTTP_PORT:=8080}"
 case "$TLS" in on|off) ;; *) fail "TLS=$TLS is not allowed; allowed: on, off" ;; esac
 APP_URL_PREFIX=${APP_URL_PREFIX:-}
 case "$APP_URL_PREFIX" in
@@ -21,7 +22,11 @@ esac
 echo "$RATE_LIMIT" | grep -Eq '^[0-9]+r/[sm]$' || fail "RATE_LIMIT=$RATE_LIMIT is not allowed; example: 20r/s or 600r/m"
 echo "$RATE_LIMIT_BURST" | grep -Eq '^[0-9]+$' || fail "RATE_LIMIT_BURST=$RATE_LIMIT_BURST must be a whole number"
 echo "$CLIENT_MAX_BODY_SIZE" | grep -Eq '^[0-9]+[kKmMgG]?$' || fail "CLIENT_MAX_BODY_SIZE=$CLIENT_MAX_BODY_SIZE is not allowed; example: 1m or 512k"
-echo "$PUBLIC_HTTPS_PORT" | grep -Eq '^[0-9]+$' || fail "PUBLIC_HTTPS_PORT=$PUBLIC_HTTPS_PORT must be a port number"
+for port in PUBLIC_HTTPS_PORT PUBLIC_HTTP_PORT; do
+  eval "value=\$$port"
+  echo "$value" | grep -Eq '^[0-9]{1,5}$' && [ "$value" -ge 1 ] && [ "$value" -le 65535 ] \
+    || fail "$port=$value must be a port number (1-65535)"
+done
 SERVER_NAME=${SERVER_NAME:-localhost 127.0.0.1}
 # The app: Compose passes app:$PORT. Its static files, when APP_STATIC_DIR is mounted at
 # /srv/static, are served from disk; without it the app serves them.
@@ -35,6 +40,7 @@ fi
 case "$CONTENT_SECURITY_POLICY" in *'"'*) fail "CONTENT_SECURITY_POLICY may not contain a double quote" ;; esac
 # Where HTTP redirects to: the host as the client typed it, on the public HTTPS port.
 if [ "$PUBLIC_HTTPS_PORT" = 443 ]; then HTTPS_SUFFIX=""; else HTTPS_SUFFIX=":$PUBLIC_HTTPS_PORT"; fi
+if [ "$PUBLIC_HTTP_PORT" = 80 ]; then HTTP_SUFFIX=""; else HTTP_SUFFIX=":$PUBLIC_HTTP_PORT"; fi
 if [ "$TLS" = on ]; then
   for f in /etc/nginx/certs/tls.crt /etc/nginx/certs/tls.key; do
     [ -r "$f" ] || fail "TLS=on but $f is missing: run \`make init\` for a development certificate, mount your own (TLS_CERT_DIR), or set TLS=off"
@@ -61,11 +67,12 @@ case "$mode" in
     ;;
   *) fail "NGINX_ACCESS_LOG_FILE=$NGINX_ACCESS_LOG_FILE is not allowed; allowed: auto, on, off" ;;
 esac
-export APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NAME HTTPS_SUFFIX ACCESS_LOG_FILE \
+export APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NAME HTTPS_SUFFIX HTTP_SUFFIX \
+  PUBLIC_HTTPS_PORT PUBLIC_HTTP_PORT ACCESS_LOG_FILE \
   APP_UPSTREAM STATIC_LOCATION CONTENT_SECURITY_POLICY
 
 # Only our variables are substituted; nginx's own $variables stay as they are.
-vars='${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${ACCESS_LOG_FILE} ${APP_UPSTREAM} ${STATIC_LOCATION} ${CONTENT_SECURITY_POLICY}'
+vars='${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${HTTP_SUFFIX} ${PUBLIC_HTTPS_PORT} ${PUBLIC_HTTP_PORT} ${ACCESS_LOG_FILE} ${APP_UPSTREAM} ${STATIC_LOCATION} ${CONTENT_SECURITY_POLICY}'
 render() { envsubst "$vars" < "$here/templates/$1.template" > "/etc/nginx/conf.d/$2"; }
 render http.conf 00-http.conf
 render internal.conf 10-internal.conf
