@@ -58,7 +58,9 @@ def make_certs(directory: str) -> str:
          "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
          "-keyout", key, "-out", crt],
         check=True, capture_output=True)
-    os.chmod(key, 0o644)  # read by the nginx master inside the container (another uid)
+    # Its owner only. In the container the Nginx master reads it as root (Docker keeps
+    # CAP_DAC_OVERRIDE, and rootless Docker's root is this user); Nginx's workers cannot.
+    os.chmod(key, 0o600)
     return f"wrote a self-signed development certificate to {crt}"
 
 

@@ -7,6 +7,7 @@ import json
 import re
 import socket
 import ssl
+import subprocess
 import time
 import uuid
 
@@ -284,3 +285,15 @@ def test_tls12_offers_only_forward_secret_aead_suites(stack):
     assert "ECDHE-RSA-AES128-GCM-SHA256" in accepted  # the control: a good suite is accepted
     weak = {name for name in accepted if not (suites[name]["aead"] and suites[name]["kea"] == "kx-ecdhe")}
     assert not weak, f"TLS 1.2 suites without forward secrecy or AEAD: {sorted(weak)}"
+
+
+def test_the_private_key_is_the_nginx_masters_alone(stack):
+    key = stack.certs.parent / "tls.key"
+    assert key.stat().st_mode & 0o777 == 0o600  # as `make init` writes it
+    nginx = stack.compose.get_container("nginx").ID
+    worker = "nginx" if subprocess.run(["docker", "exec", nginx, "id", "-u", "nginx"], capture_output=True,
+                                       ).returncode == 0 else "www-data"
+    as_worker = subprocess.run(["docker", "exec", "-u", worker, nginx, "cat", "/etc/nginx/certs/tls.key"],
+                               capture_output=True, text=True)
+    assert as_worker.returncode != 0 and "Permission denied" in as_worker.stderr, as_worker
+    assert https(stack, "/api/hello").status_code == 200  # and the master, root, still read it

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.init_env import make_certs
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = "compose/compose.yaml"
 
@@ -84,12 +86,7 @@ def write_test_env(directory: Path, **overrides: str) -> Path:
     """An env file with fresh secrets, ephemeral loopback ports and a throwaway TLS pair."""
     certs = directory / "certs"
     certs.mkdir(parents=True, exist_ok=True)
-    if not (certs / "tls.crt").exists():
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                        "-keyout", str(certs / "tls.key"), "-out", str(certs / "tls.crt")],
-                       check=True, capture_output=True)
-        (certs / "tls.key").chmod(0o644)
+    make_certs(str(certs))  # as `make init` makes them
     path = directory / "test.env"
     values = {
         "FLASKOBS_DIR": str(ROOT),

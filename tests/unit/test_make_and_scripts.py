@@ -19,6 +19,9 @@ def test_init_twice_keeps_the_secrets(tmp_path):
     assert "new secrets: none" in out and "kept" in out
     assert (tmp_path / ".env").stat().st_mode & 0o077 == 0  # secrets are not world-readable
     assert f"FLASKOBS_DIR={tmp_path}\n" in first  # plain `docker compose` finds the image recipe
+    key = tmp_path / ".certs" / "tls.key"
+    if shutil.which("openssl"):
+        assert key.stat().st_mode & 0o777 == 0o600  # was 0644: the private key readable by anyone
 
 
 def test_init_keeps_flaskobs_dir_pointing_at_this_checkout(tmp_path):
