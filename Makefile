@@ -27,7 +27,7 @@ ifneq ($(wildcard .airgap.env),)
 export DOCKER_BUILDKIT := 0
 endif
 
-.PHONY: help init up down ps logs preflight test test-unit test-config test-integration \
+.PHONY: help init up down ps logs reload preflight test test-unit test-config test-integration \
         lint bench clean images-airgap lock venv build-ca start test-e2e
 
 help: ## Show this help
@@ -67,6 +67,11 @@ down: ## Stop and remove the containers of every profile (volumes are kept)
 
 ps: ## Show the services and their health
 	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) ps
+
+reload: ## Re-read the configuration of SERVICE (prometheus, nginx) without a restart
+	@case "$(SERVICE)" in prometheus|nginx) ;; *) echo "reload: SERVICE=$(SERVICE) is not allowed; allowed: prometheus, nginx" >&2; exit 2 ;; esac
+	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) kill -s HUP $(SERVICE)
+	@echo "reload: sent SIGHUP to $(SERVICE)"
 
 logs: ## Follow the logs of every service (SERVICE=name for one)
 	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) logs -f --tail=100 $(SERVICE)

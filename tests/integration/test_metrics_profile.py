@@ -3,6 +3,7 @@ carrying their id, every target is up, and every dashboard query returns data fr
 Prometheus: for the demo and for the bookshelf example."""
 
 import json
+import subprocess
 import uuid
 
 import pytest
@@ -132,3 +133,17 @@ def test_grafana_lists_dashboards_and_healthy_prometheus(stack):
     found = requests.get(grafana + "/api/search", params={"tag": "flaskobs"}, auth=auth, timeout=10).json()
     assert {d["uid"] for d in found} == {"flask-service", "gunicorn-workers", "nginx", "flask-logs"}
     assert requests.get(grafana + "/api/search", timeout=10).status_code == 401  # no anonymous access
+
+
+def test_no_one_can_stop_prometheus_over_http_and_sighup_reloads_it(stack):
+    """`--web.enable-lifecycle` took `POST /-/quit` from any Origin; a SIGHUP (`make reload`) reloads."""
+    quit_ = requests.post(stack.prometheus + "/-/quit", headers={"Origin": "http://evil.example"}, timeout=10)
+    assert quit_.status_code == 403 and "not enabled" in quit_.text.lower()
+    assert requests.get(stack.prometheus + "/-/ready", timeout=10).status_code == 200
+
+    def last_reload() -> float:
+        return float(query(stack, "prometheus_config_last_reload_success_timestamp_seconds")[0]["value"][1])
+    before = last_reload()
+    subprocess.run(["docker", "kill", "-s", "HUP", stack.compose.get_container("prometheus").ID], check=True,
+                   capture_output=True)
+    wait_until(lambda: last_reload() > before, 30, "Prometheus to reload its configuration")
