@@ -225,3 +225,20 @@ def test_the_public_ports_follow_the_published_ones(tmp_path, env, public):
     require_engine()
     nginx = compose_config(["proxy"], write_test_env(tmp_path, **env))["services"]["nginx"]["environment"]
     assert (nginx["PUBLIC_HTTPS_PORT"], nginx["PUBLIC_HTTP_PORT"]) == public
+
+
+# Upstream images that write outside their volumes at start (plugins, keystores, caches); they
+# still get no-new-privileges and a memory limit.
+WRITABLE_ROOT = {"elasticsearch", "logstash", "kibana", "grafana", "setup"}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_long_running_services_are_hardened(profile, env_file):
+    """Nginx, Prometheus and the exporter had writable root filesystems and no memory limits."""
+    for name, service in config_for(profile, env_file)["services"].items():
+        if name in ONE_SHOTS or service.get("restart") == "no":
+            continue
+        assert "no-new-privileges:true" in service.get("security_opt", []), name
+        assert service.get("mem_limit"), f"{name} has no memory limit"
+        if name not in WRITABLE_ROOT:
+            assert service.get("read_only") is True, f"{name} has a writable root filesystem"

@@ -180,50 +180,7 @@ def test_app_down_gives_a_json_502(stack):
         assert body["error"] == "the app is not answering"
     finally:
         stack.service("start", "app")
-
-
-@pytest.fixture(scope="module")
-def prefixed(tmp_path_factory):
-    """A plain-HTTP stack serving the app under /shop, with Gunicorn on another port than 8000
-    (the health check and Nginx's upstream follow PORT), and no APP_STATIC_DIR (the app serves
-    its static files)."""
-    require_images("PYTHON_IMAGE", "DEBIAN_IMAGE", "NGINX_IMAGE")
-    with compose_stack("prefix", ["proxy"], tmp_path_factory.mktemp("prefix"), TLS="off",
-                       APP_URL_PREFIX="/shop", PORT="8123", **{**DEMO.env(), "APP_STATIC_DIR": ""}) as running:
-        yield running
-
-
-def test_another_port_is_served_and_health_checked(prefixed):
-    assert prefixed.health("app") == "healthy"
-    request_id = f"port-{uuid.uuid4().hex}"
-    assert requests.get(prefixed.url("nginx", 8080) + "/shop/api/hello", headers={"X-Request-ID": request_id},
-                        timeout=10).status_code == 200
-    nginx_line = wait_until(lambda: [line for line in prefixed.json_logs("nginx")
-                                     if line.get("request_id") == request_id], 5, "Nginx's line")[0]
-    assert nginx_line["upstream_addr"].endswith(":8123")
-
-
-def test_without_app_static_dir_the_app_serves_its_static_files(prefixed):
-    request_id = f"static-{uuid.uuid4().hex}"
-    response = requests.get(prefixed.url("nginx", 8080) + "/shop/static/style.css",
-                            headers={"X-Request-ID": request_id}, timeout=10)
-    assert response.status_code == 200 and "text/css" in response.headers["Content-Type"]
-    assert wait_for_log(prefixed, "app", request_id)[0]["logger"] == "gunicorn.access"
-
-
-def test_path_prefix_links_are_correct(prefixed):
-    base = prefixed.url("nginx", 8080)
-    page = requests.get(base + "/shop/", timeout=10)
-    assert page.status_code == 200
-    assert 'href="/shop/static/style.css"' in page.text and 'data-api="/shop/api/items"' in page.text
-    assert requests.get(base + "/shop/static/style.css", timeout=10).status_code == 200
-    item = requests.post(base + "/shop/api/items", json={"name": "tea", "price": 1}, timeout=10).json()
-    assert item["url"].startswith("http://127.0.0.1:") and f"/shop/api/items/{item['id']}" in item["url"]
-    assert requests.get(item["url"].replace(item["url"].split("/shop")[0], base), timeout=10).json()["id"] == item["id"]
-    redirect = requests.get(base + "/shop", allow_redirects=False, timeout=10)
-    assert redirect.status_code == 301 and redirect.headers["Location"].endswith("/shop/")
-    assert "Strict-Transport-Security" not in page.headers  # no HSTS over plain HTTP
-    assert json.loads(requests.get(base + "/api/hello", timeout=10).text)["status"] == 404  # outside the prefix
+        wait_until(lambda: stack.health("app") == "healthy", 60, "the app healthy again, for the tests after")
 
 
 def raw_https(stack, request: bytes, server_hostname: str = "localhost") -> bytes:
@@ -297,3 +254,64 @@ def test_the_private_key_is_the_nginx_masters_alone(stack):
                                capture_output=True, text=True)
     assert as_worker.returncode != 0 and "Permission denied" in as_worker.stderr, as_worker
     assert https(stack, "/api/hello").status_code == 200  # and the master, root, still read it
+
+
+@pytest.mark.parametrize("sent", ['"', "203.0.113.9", '203.0.113.9, "unclosed'])
+def test_the_app_logs_the_client_nginx_saw_whatever_x_forwarded_for_says(stack, sent):
+    request_id = f"xff-{uuid.uuid4().hex}"
+    response = wait_until(lambda: not_rate_limited_response(
+        https(stack, "/api/hello", headers={"X-Request-ID": request_id, "X-Forwarded-For": sent})), 10, "not a 429")
+    assert response.status_code == 200
+    nginx_line = wait_for_log(stack, "nginx", request_id)[0]
+    app_line = wait_for_log(stack, "app", request_id)[0]
+    assert app_line["remote_addr"] == nginx_line["remote_addr"] != "203.0.113.9"
+
+
+def not_rate_limited_response(response):
+    return None if response.status_code == 429 else response
+
+
+# Tests of `stack` go above: while `prefixed` runs, COMPOSE_PROJECT_NAME names its project.
+@pytest.fixture(scope="module")
+def prefixed(tmp_path_factory):
+    """A plain-HTTP stack serving the app under /shop, with Gunicorn on another port than 8000
+    (the health check and Nginx's upstream follow PORT), and no APP_STATIC_DIR (the app serves
+    its static files)."""
+    require_images("PYTHON_IMAGE", "DEBIAN_IMAGE", "NGINX_IMAGE")
+    with compose_stack("prefix", ["proxy"], tmp_path_factory.mktemp("prefix"), TLS="off",
+                       APP_URL_PREFIX="/shop", PORT="8123", **{**DEMO.env(), "APP_STATIC_DIR": ""}) as running:
+        yield running
+
+
+def test_another_port_is_served_and_health_checked(prefixed):
+    assert prefixed.health("app") == "healthy"
+    request_id = f"port-{uuid.uuid4().hex}"
+    assert requests.get(prefixed.url("nginx", 8080) + "/shop/api/hello", headers={"X-Request-ID": request_id},
+                        timeout=10).status_code == 200
+    nginx_line = wait_until(lambda: [line for line in prefixed.json_logs("nginx")
+                                     if line.get("request_id") == request_id], 5, "Nginx's line")[0]
+    assert nginx_line["upstream_addr"].endswith(":8123")
+
+
+def test_without_app_static_dir_the_app_serves_its_static_files(prefixed):
+    request_id = f"static-{uuid.uuid4().hex}"
+    response = requests.get(prefixed.url("nginx", 8080) + "/shop/static/style.css",
+                            headers={"X-Request-ID": request_id}, timeout=10)
+    assert response.status_code == 200 and "text/css" in response.headers["Content-Type"]
+    assert wait_for_log(prefixed, "app", request_id)[0]["logger"] == "gunicorn.access"
+
+
+def test_path_prefix_links_are_correct(prefixed):
+    base = prefixed.url("nginx", 8080)
+    page = requests.get(base + "/shop/", timeout=10)
+    assert page.status_code == 200
+    assert 'href="/shop/static/style.css"' in page.text and 'data-api="/shop/api/items"' in page.text
+    assert requests.get(base + "/shop/static/style.css", timeout=10).status_code == 200
+    item = requests.post(base + "/shop/api/items", json={"name": "tea", "price": 1}, timeout=10).json()
+    assert item["url"].startswith("http://127.0.0.1:") and f"/shop/api/items/{item['id']}" in item["url"]
+    assert requests.get(item["url"].replace(item["url"].split("/shop")[0], base), timeout=10).json()["id"] == item["id"]
+    redirect = requests.get(base + "/shop", allow_redirects=False, timeout=10)
+    assert redirect.status_code == 301 and redirect.headers["Location"].endswith("/shop/")
+    assert "Strict-Transport-Security" not in page.headers  # no HSTS over plain HTTP
+    assert json.loads(requests.get(base + "/api/hello", timeout=10).text)["status"] == 404  # outside the prefix
+
