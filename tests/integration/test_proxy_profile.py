@@ -271,6 +271,36 @@ def not_rate_limited_response(response):
     return None if response.status_code == 429 else response
 
 
+
+MALFORMED = [  # (raw request, acceptable statuses): each found answered in HTML, several with a 500
+    (b"get / HTTP/1.1\r\nHost: localhost\r\n", {400}),
+    (b"CONNECT localhost:443 HTTP/1.1\r\nHost: localhost\r\n", {400, 405}),
+    (b"OPTIONS * HTTP/1.1\r\nHost: localhost\r\n", {400}),
+    (b"GET /%00 HTTP/1.1\r\nHost: localhost\r\n", {400}),
+    (b"GET / HTTP/1.1\rHost: localhost\r\n", {400}),
+    (b"GET https://user@localhost/ HTTP/1.1\r\nHost: localhost\r\n", {400}),
+    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: localhost\r\n", {414}),
+    (b"GET / HTTP/2.5\r\nHost: localhost\r\n", {505}),
+    (b"GET / HTTP/1.1\r\n", {400}),  # no Host
+    (b"GET / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n", {501}),
+    (b"GET /api/hello HTTP/1.1\r\nHost: evil.example\r\n", {421}),
+    (b"GET /static/nope.html HTTP/1.1\r\nHost: localhost\r\n", {404}),
+]
+
+
+@pytest.mark.parametrize(("request_head", "statuses"), MALFORMED, ids=lambda v: repr(v)[:40])
+def test_nginx_answers_malformed_requests_with_json(stack, request_head, statuses):
+    answer = wait_until(lambda: not_rate_limited(raw_https(stack, request_head + b"Connection: close\r\n\r\n")),
+                        10, "an answer other than 429")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    headers = dict(line.split(": ", 1) for line in head.decode("latin-1").split("\r\n")[1:] if ": " in line)
+    assert status in statuses, answer[:400]
+    assert headers.get("Content-Type") == "application/json", answer[:400]
+    payload = json.loads(body)
+    assert payload["status"] == status and payload["request_id"] == headers["X-Request-ID"]
+    assert headers.get("X-Content-Type-Options") == "nosniff" and "Strict-Transport-Security" in headers
+
 # Tests of `stack` go above: while `prefixed` runs, COMPOSE_PROJECT_NAME names its project.
 @pytest.fixture(scope="module")
 def prefixed(tmp_path_factory):

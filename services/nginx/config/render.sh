@@ -79,6 +79,8 @@ render internal.conf 10-internal.conf
 render static-location.conf static-location.inc
 render app-locations.conf app-locations.inc
 render headers.conf headers.inc
+render errors.conf errors.inc
+render unknown-host.conf unknown-host.inc
 render server-settings.conf server-settings.inc
 if [ "$TLS" = on ]; then
   render tls.conf tls.inc
