@@ -51,6 +51,9 @@ try:
     # Longer than Nginx's upstream keepalive_timeout, so Gunicorn never closes a connection
     # Nginx is about to reuse.
     keepalive = env_int(_env, "GUNICORN_KEEPALIVE", 75, low=0, high=3600)
+    # Gunicorn's maximum (its default is 4094): a request line Nginx accepts (8 KiB buffers) is one
+    # Gunicorn accepts too, so the app answers it, not Gunicorn's HTML 414.
+    limit_request_line = 8190
     # Recycle workers now and then (a guard against leaks); the jitter spreads restarts out.
     max_requests = env_int(_env, "GUNICORN_MAX_REQUESTS", 10000, low=0, high=10**9)
     max_requests_jitter = env_int(_env, "GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10, low=0, high=10**9)

@@ -280,6 +280,8 @@ MALFORMED = [  # (raw request, acceptable statuses): each found answered in HTML
     (b"GET / HTTP/1.1\rHost: localhost\r\n", {400}),
     (b"GET https://user@localhost/ HTTP/1.1\r\nHost: localhost\r\n", {400}),
     (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: localhost\r\n", {414}),
+    # Within Nginx's 8 KiB but over Gunicorn's default 4094: Gunicorn answered an HTML 414.
+    (b"GET /" + b"b" * 6000 + b" HTTP/1.1\r\nHost: localhost\r\n", {404}),
     (b"GET / HTTP/2.5\r\nHost: localhost\r\n", {505}),
     (b"GET / HTTP/1.1\r\n", {400}),  # no Host
     (b"GET / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n", {501}),
