@@ -18,6 +18,10 @@ class UnsafeJSON(ValueError):
     """Parsed JSON the app could not safely use."""
 
 
+def _too_deep(max_depth: int) -> UnsafeJSON:
+    return UnsafeJSON(f"the JSON nests deeper than {max_depth} levels")
+
+
 def check(value, max_depth: int) -> None:
     """Raise UnsafeJSON if `value` nests containers deeper than `max_depth` or holds a lone surrogate."""
     pending = [(value, 1)]
@@ -28,7 +32,7 @@ def check(value, max_depth: int) -> None:
                 raise UnsafeJSON("a string holds an unpaired UTF-16 surrogate (\\ud800-\\udfff)")
         elif isinstance(item, (dict, list)):
             if depth > max_depth:
-                raise UnsafeJSON(f"the JSON nests deeper than {max_depth} levels")
+                raise _too_deep(max_depth)
             if isinstance(item, dict):
                 pending.extend((key, depth) for key in item)
                 item = item.values()
@@ -42,7 +46,7 @@ def install(app: Flask, max_depth: int) -> None:
         try:
             value = parse(s, **kwargs)
         except RecursionError:
-            raise UnsafeJSON(f"the JSON nests deeper than {max_depth} levels") from None
+            raise _too_deep(max_depth) from None
         check(value, max_depth)
         return value
 

@@ -48,6 +48,8 @@ from logstash_async.worker import LogProcessingWorker  # noqa: E402
 from .settings import Settings  # noqa: E402
 
 MAX_SLOTS = 256
+# A queued event, as the sender thread and the request threads (RequestWriter) both write it.
+INSERT_EVENT = "INSERT INTO event (event_text, pending_delete, entry_date) VALUES (?, 0, datetime('now'))"
 _claimed: dict[str, tuple[int, str, int]] = {}  # directory -> (pid, db path, lock fd)
 
 
@@ -158,8 +160,7 @@ class DurableQueue(DatabaseCache):
     def add_events(self, events: list) -> None:
         """Insert a batch in one transaction: one commit instead of one per event."""
         with self._connect() as conn:
-            conn.executemany("INSERT INTO event (event_text, pending_delete, entry_date) "
-                             "VALUES (?, 0, datetime('now'))", [(e,) for e in events])
+            conn.executemany(INSERT_EVENT, [(e,) for e in events])
         self.count(len(events))
 
     def count(self, added: int) -> None:
@@ -232,8 +233,6 @@ class RequestWriter:
     the response is sent. One connection per thread (gthread workers have several); the sender
     thread picks the rows up at its next flush, as it does its own."""
 
-    INSERT = "INSERT INTO event (event_text, pending_delete, entry_date) VALUES (?, 0, datetime('now'))"
-
     def __init__(self, path: str):
         self.path = path
         self._local = threading.local()
@@ -243,7 +242,7 @@ class RequestWriter:
         if conn is None:
             conn = self._local.conn = _connect(self.path)
         with conn:
-            conn.executemany(self.INSERT, [(e,) for e in events])
+            conn.executemany(INSERT_EVENT, [(e,) for e in events])
 
 
 class AckedTcpTransport(TcpTransport):
@@ -289,16 +288,15 @@ class ShippingHandler(AsynchronousLogstashHandler):
         events, self._held.events = getattr(self._held, "events", None), None
         if not events:
             return
+        worker = AsynchronousLogstashHandler._worker_thread
         try:
             self._writer.write(events)
         except sqlite3.Error:
             # The file is unusable right now (locked past the timeout, disk full): the sender
             # thread retries them from memory, as it does every record logged outside a request.
-            worker = AsynchronousLogstashHandler._worker_thread
             for event in events:
                 worker.enqueue_event(event)
             return
-        worker = AsynchronousLogstashHandler._worker_thread
         database = getattr(worker, "_database", None)
         if isinstance(database, DurableQueue):
             database.count(len(events))

@@ -1,6 +1,8 @@
 """Start a compose stack of this repo with testcontainers, the way `make up` does."""
 
 import contextlib
+import dataclasses
+import functools
 import json
 import os
 import re
@@ -13,6 +15,20 @@ from .docker import COMPOSE_FILE, ROOT, env_files, write_test_env
 from .gunicorn import free_port
 
 TEST_OVERLAY = "tests/integration/compose.test.yaml"
+
+
+@dataclasses.dataclass
+class ProjectCompose(DockerCompose):
+    """DockerCompose pinned to one project with `-p`. testcontainers 4.15 has no project setting, so
+    every command took COMPOSE_PROJECT_NAME from the environment, and a stack started while another
+    ran (a second module fixture) redirected the first one's commands to itself."""
+
+    project: str = ""
+
+    @functools.cached_property
+    def compose_command_property(self) -> list[str]:
+        binary, compose, *rest = DockerCompose.compose_command_property.func(self)
+        return [binary, compose, "-p", self.project, *rest]
 _PREFIX = re.compile(r"^\S+\s+\| ?")  # "app-1  | " in front of each line of `compose logs`
 
 
@@ -68,11 +84,10 @@ def compose_stack(name: str, profiles: list[str], workdir: Path, services: list[
     project = f"flaskobs-test-{name}-{os.getpid()}"
     files = [COMPOSE_FILE, *extra_files, TEST_OVERLAY]
     saved = dict(os.environ)
-    os.environ["COMPOSE_PROJECT_NAME"] = project
     if (ROOT / ".airgap.env").exists():
         os.environ["DOCKER_BUILDKIT"] = "0"  # the classic builder never asks a registry for FROM
-    compose = DockerCompose(context=str(ROOT), compose_file_name=files, env_file=[*env_files(), str(env_file)],
-                            profiles=profiles, services=services, build=True, wait=True, pull=False)
+    compose = ProjectCompose(context=str(ROOT), compose_file_name=files, env_file=[*env_files(), str(env_file)],
+                             profiles=profiles, services=services, build=True, wait=True, pull=False, project=project)
     stack = Stack(compose, env_file)
     try:
         try:
