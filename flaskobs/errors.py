@@ -11,7 +11,7 @@ win: Flask prefers a handler registered for the code over one for a class.
 """
 
 from flask import Flask, got_request_exception, jsonify, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from . import request_ids
 
@@ -32,6 +32,17 @@ def _json_http_error(exc: HTTPException):
     return response
 
 
+def _unreadable_body_errors() -> tuple[type[Exception], ...]:
+    """What the server raises while the app reads a body it cannot parse (Gunicorn: a bad chunk,
+    a body cut short). The client's fault: without a handler Flask makes each a 500 and counts it
+    as an exception, which feeds the 5xx alerts."""
+    try:
+        from gunicorn.http.errors import NoMoreData, ParseException
+    except ImportError:  # another server
+        return ()
+    return (ParseException, NoMoreData)
+
+
 def install(app: Flask, metrics, json_errors: bool) -> None:
     if metrics is not None:
         def count(sender, exception, **_):
@@ -40,5 +51,9 @@ def install(app: Flask, metrics, json_errors: bool) -> None:
         got_request_exception.connect(count, app, weak=False)
     if json_errors:
         app.register_error_handler(HTTPException, _json_http_error)
+    for error in _unreadable_body_errors():
+        # The app's own 400 page, or ours: whatever a BadRequest gets.
+        app.register_error_handler(error, lambda exc: app.handle_http_exception(
+            BadRequest("the request body could not be read: it is malformed or cut short")))
 
 

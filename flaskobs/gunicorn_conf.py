@@ -86,6 +86,11 @@ proc_name = _cfg.service_name
 control_socket_disable = True  # flaskobs does not use gunicornc; no socket in $HOME
 
 
+def on_starting(server):
+    from flaskobs import gunicorn_errors
+    gunicorn_errors.install()  # in the master, so every worker forked later answers in JSON
+
+
 def when_ready(server):
     if _metrics_dir and _cfg.metrics_enabled:
         from flaskobs import gunicorn_metrics

@@ -36,6 +36,16 @@ def _int(value) -> str:
     return str(value) if isinstance(value, int) else "null"
 
 
+def _status(resp) -> int | None:
+    """The response's status code. Gunicorn's answer to a request it refuses sets only the
+    `status` text ("400 Bad Request"): reading status_code there killed the worker."""
+    code = getattr(resp, "status_code", None)
+    if code is None:
+        head = str(getattr(resp, "status", "") or "").split(" ", 1)[0]
+        code = int(head) if head.isdigit() else None
+    return code
+
+
 class JsonLogger(Logger):
     def __init__(self, cfg):
         self._static = identity(os.environ)
@@ -63,7 +73,7 @@ class JsonLogger(Logger):
             f'{{"@timestamp":"{timestamp(time.time())}","event_id":"{event_id()}","level":"INFO",'
             f'"logger":"gunicorn.access","message":{_text(message)},"request_id":{_text(request_id)},'
             f'"method":{_text(method)},"endpoint":{_text(get(ROUTE_KEY))},"path":{_text(get("PATH_INFO"))},'
-            f'"status":{_int(resp.status_code)},"bytes":{_int(getattr(resp, "sent", None))},'
+            f'"status":{_int(_status(resp))},"bytes":{_int(getattr(resp, "sent", None))},'
             f'"duration_ms":{duration_ms!r},"remote_addr":{_text(get("REMOTE_ADDR"))},'
             f'"forwarded_for":{_text(get("HTTP_X_FORWARDED_FOR"))},"user_agent":{_text(get("HTTP_USER_AGENT"))},'
             f'"pid":{os.getpid()}{self._tail}'

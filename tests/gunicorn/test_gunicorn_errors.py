@@ -1,0 +1,67 @@
+"""Requests Gunicorn refuses before the app sees them get JSON, not Gunicorn's HTML page
+(flaskobs/gunicorn_errors.py), and a worker survives them."""
+
+import json
+import socket
+
+import pytest
+from support.gunicorn import Gunicorn
+from support.waiting import wait_until
+
+REFUSED = [  # (head, status): what Nginx passes on but Gunicorn refuses
+    (b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Request-ID: ctl-1\r\nX-Bad: a\x01b\r\n", 400),
+    (b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Request-ID: many-1\r\n"
+     + b"".join(b"X-H%d: v\r\n" % i for i in range(120)), 431),
+    (b"POST /items HTTP/1.1\r\nHost: x\r\nX-Request-ID: twice-1\r\nContent-Type: a/b\r\nContent-Type: c/d\r\n", 400),
+]
+
+
+def access_lines(server: Gunicorn) -> list[dict]:
+    return [json.loads(line) for line in server.output().splitlines() if '"logger":"gunicorn.access"' in line]
+
+
+def exchange(port: int, data: bytes, half_close: bool = False) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        if half_close:  # the client stops sending, still reads
+            sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with Gunicorn(tmp_path_factory.mktemp("errors"), GUNICORN_WORKERS="1", METRICS_ENABLED="false") as running:
+        yield running
+
+
+@pytest.mark.parametrize(("head", "status"), REFUSED, ids=["control-char", "120-headers", "two-content-types"])
+def test_refused_requests_get_a_json_error_with_their_id(server, head, status):
+    answer = exchange(server.port, head + b"\r\n")
+    head_out, _, body = answer.partition(b"\r\n\r\n")
+    lines = head_out.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    assert lines[0].startswith(f"HTTP/1.1 {status} "), answer[:300]
+    assert headers["Content-Type"] == "application/json"
+    assert int(headers["Content-Length"]) == len(body)
+    payload = json.loads(body)
+    assert payload == {"error": payload["error"], "status": status, "request_id": None} and payload["error"]
+    if b"twice" in head:  # Gunicorn logs this one: writing its access line raised and killed the worker
+        wait_until(lambda: [entry for entry in access_lines(server) if entry["status"] == 400
+                            and entry["method"] == "POST"], 5, "the refused request's access line")
+    assert "exited with code" not in server.output()
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"POST /items HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot hex\r\n",
+    b"POST /items HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",  # cut short
+], ids=["bad-chunk", "cut-short-chunk"])
+def test_a_malformed_body_the_app_reads_is_a_400_not_an_app_error(server, request_bytes):
+    """Gunicorn raises its parse error inside the view that reads the body; uncaught, Flask made
+    it a 500 counted as an exception."""
+    answer = exchange(server.port, request_bytes, half_close=True)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:300]
+    assert b"malformed or cut short" in answer
+    assert "Traceback" not in server.output() and "exited with code" not in server.output()
