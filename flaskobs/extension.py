@@ -10,9 +10,8 @@ app's factory init_app is called, or what the app registers before or after it.
 from dataclasses import dataclass
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import errors, health, json_input, logs, metrics, observer, settings
+from . import errors, forwarded, health, json_input, logs, metrics, observer, settings
 from .settings import ConfigError, Settings
 
 EXTENSION_KEY = "flaskobs"
@@ -94,7 +93,8 @@ def init_app(app: Flask, **options) -> State:
 
     hops = {"x_for": cfg.proxy_fix_x_for, "x_proto": cfg.proxy_fix_x_proto, "x_host": cfg.proxy_fix_x_host,
             "x_prefix": cfg.proxy_fix_x_prefix}
-    inner = ProxyFix(app.wsgi_app, **hops) if any(hops.values()) else app.wsgi_app
+    inner = (forwarded.TrustedProxyFix(app.wsgi_app, cfg.forwarded_allow_ips, **hops) if any(hops.values())
+             else app.wsgi_app)
     app.wsgi_app = observer.RequestObserver(inner, recorder, shipper)
     app.after_request(observer.note_route)
 

@@ -16,7 +16,7 @@ import sys
 
 from flaskobs import bind as _bind
 from flaskobs import settings as _settings
-from flaskobs.settings import ConfigError, env_bool, env_choice, env_int, env_str
+from flaskobs.settings import ConfigError, env_bool, env_choice, env_int
 
 _env = os.environ
 
@@ -58,7 +58,6 @@ try:
     max_requests = env_int(_env, "GUNICORN_MAX_REQUESTS", 10000, low=0, high=10**9)
     max_requests_jitter = env_int(_env, "GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10, low=0, high=10**9)
     _access_log = env_bool(_env, "GUNICORN_ACCESS_LOG", True)
-    forwarded_allow_ips = env_str(_env, "FORWARDED_ALLOW_IPS", "127.0.0.1")
     _metrics_port = env_int(_env, "METRICS_PORT", 9101, low=1, high=65535)
     _metrics_dir = _env.get("PROMETHEUS_MULTIPROC_DIR", "")
     if _metrics_dir and not os.path.isdir(_metrics_dir):
@@ -67,6 +66,7 @@ try:
     if _metrics_port == _port:
         raise ConfigError(f"METRICS_PORT={_metrics_port} equals PORT; the metrics port must differ")
     _cfg = _settings.load(_env)  # the extension's own settings, checked before any worker starts
+    forwarded_allow_ips = _cfg.forwarded_allow_ips  # Gunicorn's scheme headers: the extension's rule
     _app_module = _env.get("APP_MODULE", "").strip()
     if _app_module:
         _check_app_module(_app_module)

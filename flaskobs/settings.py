@@ -108,6 +108,11 @@ def _bool(default: bool):
     return lambda env, name: env_bool(env, name, default)
 
 
+def _forwarded():
+    from . import forwarded  # it imports ConfigError from here
+    return forwarded
+
+
 def _choice(default: str, choices: tuple[str, ...], fold=str.lower):
     return lambda env, name: env_choice(env, name, default, choices, fold=fold)
 
@@ -123,6 +128,9 @@ SPECS: dict[str, Spec] = {
     "proxy_fix_x_proto": Spec("PROXY_FIX_X_PROTO", _int(0, 0, 10), "trusted hops for X-Forwarded-Proto"),
     "proxy_fix_x_host": Spec("PROXY_FIX_X_HOST", _int(0, 0, 10), "trusted hops for X-Forwarded-Host"),
     "proxy_fix_x_prefix": Spec("PROXY_FIX_X_PREFIX", _int(0, 0, 10), "trusted hops for X-Forwarded-Prefix"),
+    "forwarded_allow_ips": Spec("FORWARDED_ALLOW_IPS", lambda env, name: _forwarded().read_setting(env, name),
+                                "proxies whose forwarded headers count (Gunicorn's too): addresses or "
+                                "networks, comma-separated, or *; a Unix socket's peer always counts"),
     "metrics_enabled": Spec("METRICS_ENABLED", _bool(True), "record and serve metrics"),
     "log_level": Spec("LOG_LEVEL", _choice("INFO", LOG_LEVELS, fold=str.upper), "root log level"),
     "logstash_host": Spec("LOGSTASH_HOST", _str(""), "ship logs to this Logstash; empty: stdout only"),
@@ -150,6 +158,7 @@ class Settings:
     proxy_fix_x_proto: int
     proxy_fix_x_host: int
     proxy_fix_x_prefix: int
+    forwarded_allow_ips: str
     metrics_enabled: bool
     log_level: str
     logstash_host: str

@@ -7,8 +7,8 @@ import pytest
 # Settings of flaskobs and of the apps that a developer's shell may hold: none leak into a test.
 _ISOLATED = ("PROMETHEUS_MULTIPROC_DIR", "LOGSTASH_HOST", "LOGSTASH_HOST_FILE", "SECRET_KEY", "DATABASE_URL",
              "APP_ENV", "METRICS_ENABLED", "LOG_LEVEL", "SERVICE_NAME", "APP_VERSION", "PROXY_FIX_X_FOR",
-             "PROXY_FIX_X_PROTO", "PROXY_FIX_X_HOST", "PROXY_FIX_X_PREFIX", "JSON_ERRORS", "JSON_MAX_DEPTH",
-             "LOG_QUEUE_DIR")
+             "PROXY_FIX_X_PROTO", "PROXY_FIX_X_HOST", "PROXY_FIX_X_PREFIX", "FORWARDED_ALLOW_IPS", "JSON_ERRORS",
+             "JSON_MAX_DEPTH", "LOG_QUEUE_DIR")
 
 
 @pytest.fixture

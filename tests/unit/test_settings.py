@@ -24,6 +24,8 @@ def test_defaults_come_from_the_one_table():
     ({"READINESS_TIMEOUT": "soon"}, "READINESS_TIMEOUT='soon' is not a number; allowed: 0.1..60"),
     ({"READINESS_TIMEOUT": "nan"}, "READINESS_TIMEOUT=nan is out of range"),
     ({"LOG_QUEUE_MAX_EVENTS": "5"}, "LOG_QUEUE_MAX_EVENTS=5 is out of range; allowed: 100..100000000"),
+    ({"FORWARDED_ALLOW_IPS": "10.0.0.0/8,nginx"},
+     "FORWARDED_ALLOW_IPS='10.0.0.0/8,nginx': 'nginx' is not an IP address or network; allowed: addresses"),
     ({"LOGSTASH_HOST_FILE": "/nonexistent/x"}, "LOGSTASH_HOST_FILE='/nonexistent/x' cannot be read"),
 ])
 def test_bad_values_name_the_variable_and_what_is_allowed(env, message):
