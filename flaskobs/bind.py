@@ -1,5 +1,6 @@
-"""Where Gunicorn listens: GUNICORN_BIND, else 0.0.0.0:PORT. Shared by gunicorn_conf.py and the
-health check, which must agree; light on imports, since the health check runs every few seconds."""
+"""Where Gunicorn listens: GUNICORN_BIND (host:port or unix:/path), else 0.0.0.0:PORT. Shared by
+gunicorn_conf.py and the health check, which must agree; light on imports, since the health check
+runs every few seconds."""
 
 from collections.abc import Mapping
 

@@ -167,7 +167,7 @@ def test_every_documented_setting_reaches_the_app_container(tmp_path):
     for name in documented:
         assert app.get(name) == values[name], f"{name} does not reach the app (got {app.get(name)!r})"
     fixed = {"METRICS_PORT": "9101", "PROMETHEUS_MULTIPROC_DIR": "/run/metrics",
-             "LOG_QUEUE_DIR": "/var/lib/app/log-queue"}
+             "LOG_QUEUE_DIR": "/var/lib/app/log-queue", "GUNICORN_BIND": "unix:/srv/app-socket/gunicorn.sock"}
     assert set(tables["fixed"]) == set(fixed)
     env_file = write_test_env(tmp_path / "fixed", **{name: "/elsewhere" for name in fixed})
     app = compose_config(["proxy"], env_file)["services"]["app"]["environment"]
@@ -187,17 +187,19 @@ def test_other_services_secrets_never_reach_the_app(env_file):
         assert app[secret] == "", secret
 
 
-def test_port_moves_the_app_the_health_check_and_the_nginx_upstream(tmp_path):
+def test_behind_nginx_the_app_has_only_a_socket_and_alone_it_has_port(tmp_path):
     require_engine()
     services = compose_config(["proxy"], write_test_env(tmp_path, PORT="8123"))["services"]
-    assert services["app"]["environment"]["PORT"] == "8123"
-    assert services["app"]["expose"] == ["8123", "9101"]
-    # The health check asks the port Gunicorn binds, read from the same PORT in the container.
+    socket = "unix:/srv/app-socket/gunicorn.sock"
+    assert services["app"]["environment"]["GUNICORN_BIND"] == socket
+    assert services["nginx"]["environment"]["APP_UPSTREAM"] == socket
+    assert services["app"]["expose"] == ["9101"] and "ports" not in services["app"]
+    # The health check asks where Gunicorn binds, read from the same GUNICORN_BIND in the container.
     assert services["app"]["healthcheck"]["test"] == ["CMD", "python3", "-m", "flaskobs.healthcheck"]
-    assert services["nginx"]["environment"]["APP_UPSTREAM"] == "app:8123"
-    published = compose_config(["app"], write_test_env(tmp_path / "alone", PORT="8123"),
-                               ("compose/publish-app.yaml",))["services"]["app"]["ports"]
-    assert [p["target"] for p in published] == [8123]
+    alone = compose_config(["app"], write_test_env(tmp_path / "alone", PORT="8123"),
+                           ("compose/publish-app.yaml",))["services"]["app"]
+    assert alone["environment"]["GUNICORN_BIND"] == "0.0.0.0:8123"
+    assert [p["target"] for p in alone["ports"]] == [8123]
 
 
 def test_your_app_comes_from_app_dir_and_app_module(tmp_path):

@@ -69,6 +69,18 @@ def child_pids(pid: int) -> set[int]:
     return children
 
 
+def unix_get(path: str, url_path: str, headers: dict | None = None) -> tuple[int, bytes]:
+    """GET over a Unix socket, as Nginx reaches the app in Compose: (status, body)."""
+    from flaskobs.healthcheck import connection
+    conn = connection({"GUNICORN_BIND": f"unix:{path}"})
+    try:
+        conn.request("GET", url_path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
 class Gunicorn:
     """One Gunicorn master with its workers, started by flaskobs-serve (which empties the
     metrics directory). By default it serves tests/support/tinyapp.py, which is not the demo."""
@@ -100,7 +112,9 @@ class Gunicorn:
             "APP_MODULE": app_module,
         }
         self.env.update({k: str(v) for k, v in env.items()})
-        self.port = int(self.env["GUNICORN_BIND"].rsplit(":", 1)[1])  # an override may name the port
+        bind = self.env["GUNICORN_BIND"]  # an override may name the port, or a Unix socket
+        self.socket_path = bind.removeprefix("unix:") if bind.startswith("unix:") else None
+        self.port = None if self.socket_path else int(bind.rsplit(":", 1)[1])
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -120,8 +134,12 @@ class Gunicorn:
             if self.proc.poll() is not None:
                 raise AssertionError(f"gunicorn exited with {self.proc.returncode}:\n{self.output()}")
             try:
-                return requests.get(self.url + self.ready_path, timeout=1).ok and self.scrape_ready()
-            except requests.RequestException:
+                if self.socket_path:
+                    answered = unix_get(self.socket_path, self.ready_path)[0] == 200
+                else:
+                    answered = requests.get(self.url + self.ready_path, timeout=1).ok
+                return answered and self.scrape_ready()
+            except (requests.RequestException, OSError):
                 return False
         try:
             wait_until(answering, timeout, "gunicorn to answer")

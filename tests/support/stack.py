@@ -63,6 +63,13 @@ class Stack:
         stdout, _, _ = self.compose.exec_in_container(list(command), service)
         return stdout
 
+    def addresses(self, service: str) -> list[str]:
+        """The container's IPv4 addresses on its networks: what anyone on the host can connect to."""
+        container = self.compose.get_container(service).ID
+        out = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                              container], capture_output=True, text=True, check=True).stdout
+        return out.split()
+
     def health(self, service: str) -> str:
         return self.compose.get_container(service).Health
 

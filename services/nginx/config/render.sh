@@ -28,10 +28,12 @@ for port in PUBLIC_HTTPS_PORT PUBLIC_HTTP_PORT; do
     || fail "$port=$value must be a port number (1-65535)"
 done
 SERVER_NAME=${SERVER_NAME:-localhost 127.0.0.1}
-# The app: Compose passes app:$PORT. Its static files, when APP_STATIC_DIR is mounted at
-# /srv/static, are served from disk; without it the app serves them.
+# The app: host:port, or unix:/path (Compose: the app's socket, so the app has no TCP port that
+# anyone but Nginx could reach). Its static files, when APP_STATIC_DIR is mounted at /srv/static,
+# are served from disk; without it the app serves them.
 APP_UPSTREAM=${APP_UPSTREAM:-app:8000}
-echo "$APP_UPSTREAM" | grep -Eq '^[A-Za-z0-9._-]+:[0-9]{1,5}$' || fail "APP_UPSTREAM=$APP_UPSTREAM is not host:port; set PORT to the app's port"
+echo "$APP_UPSTREAM" | grep -Eq '^([A-Za-z0-9._-]+:[0-9]{1,5}|unix:/[A-Za-z0-9._/-]+)$' \
+  || fail "APP_UPSTREAM=$APP_UPSTREAM is not host:port or unix:/path"
 STATIC_LOCATION=""
 if [ -n "${APP_STATIC_DIR:-}" ]; then
   STATIC_LOCATION="include /etc/nginx/conf.d/static-location.inc;"
