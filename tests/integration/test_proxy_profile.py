@@ -320,19 +320,131 @@ MALFORMED = [  # (raw request, acceptable statuses): each found answered in HTML
 ]
 
 
+def answer_parts(answer: bytes) -> tuple[int, dict, bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    headers = dict(line.split(": ", 1) for line in head.decode("latin-1").split("\r\n")[1:] if ": " in line)
+    return int(head.split(b" ", 2)[1]), headers, body
+
+
+def assert_logged_once_as_json(stack, request_id: str, status: int) -> dict:
+    """Nginx logs the request in exactly one line, valid JSON; every line of the app that names
+    the request is valid JSON too, with one access line of the same status when it got there."""
+    marker = f'"request_id":"{request_id}"'
+    raw = wait_until(lambda: [line for line in stack.logs("nginx").splitlines() if marker in line], 5,
+                     f"Nginx's line for {request_id}")
+    assert len(raw) == 1, raw
+    nginx_line = json.loads(raw[0])
+    assert nginx_line["status"] == status
+    def app_lines() -> list[dict]:
+        return [json.loads(line) for line in stack.logs("app").splitlines() if request_id in line]  # each parses
+    if nginx_line.get("upstream_status") not in (None, "", "-") and status < 400:  # the app answered it
+        wait_until(app_lines, 5, f"the app's lines for {request_id}")
+    access = [line for line in app_lines() if line["logger"] == "gunicorn.access" and line["request_id"] == request_id]
+    assert len(access) <= 1 and all(line["status"] == status for line in access), access
+    return nginx_line
+
+
+def assert_json_answer(stack, answer: bytes, statuses: set[int]) -> tuple[int, dict, bytes]:
+    """The status expected; for an error a JSON body; always the security headers and a
+    well-formed request id, which names one JSON line in Nginx's log."""
+    status, headers, body = answer_parts(answer)
+    assert status in statuses, answer[:400]
+    assert answer.count(b"HTTP/1.1 ") == 1, answer[:600]  # one answer: nothing smuggled behind it
+    request_id = headers["X-Request-ID"]
+    assert re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", request_id)
+    assert headers.get("X-Content-Type-Options") == "nosniff" and "Strict-Transport-Security" in headers
+    if status >= 400:
+        assert headers.get("Content-Type") == "application/json", answer[:400]
+        payload = json.loads(body)
+        # Gunicorn refuses before it keeps the request's id: null in its body, in the header as always.
+        assert payload["status"] == status and payload["request_id"] in (request_id, None)
+    assert_logged_once_as_json(stack, request_id, status)
+    return status, headers, body
+
+
 @pytest.mark.parametrize(("request_head", "statuses"), MALFORMED, ids=lambda v: repr(v)[:40])
 def test_nginx_answers_malformed_requests_with_json(stack, request_head, statuses):
     answer = wait_until(lambda: not_rate_limited(raw_https(stack, request_head + b"Connection: close\r\n\r\n")),
                         10, "an answer other than 429")
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    headers = dict(line.split(": ", 1) for line in head.decode("latin-1").split("\r\n")[1:] if ": " in line)
-    assert status in statuses, answer[:400]
-    assert headers.get("Content-Type") == "application/json", answer[:400]
-    payload = json.loads(body)
-    # Gunicorn refuses before it keeps the request's id: null in its body, in the header as always.
-    assert payload["status"] == status and payload["request_id"] in (headers["X-Request-ID"], None)
-    assert headers.get("X-Content-Type-Options") == "nosniff" and "Strict-Transport-Security" in headers
+    assert_json_answer(stack, answer, statuses)
+
+
+# What held in the adversarial run, kept held: (id, whole request, statuses, never in the answer).
+# Each request ends with Connection: close; a valid X-Request-ID is the default, to find its lines.
+HOSTILE = [
+    ("smuggle-cl-te", b"POST /api/items HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+     b"Content-Length: 6\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n"
+     b"GET /api/items/smuggled HTTP/1.1\r\nHost: localhost\r\n\r\n", {400}, b""),
+    ("smuggle-te-te", b"POST /api/items HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+     b"Transfer-Encoding: identity\r\nConnection: close\r\n\r\n0\r\n\r\n"
+     b"GET /api/items/smuggled HTTP/1.1\r\nHost: localhost\r\n\r\n", {400, 501}, b""),
+    ("traversal", b"GET /static/../../../../etc/passwd HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+     {400, 404}, b"root:"),
+    ("traversal-encoded", b"GET /static/..%2f..%2f..%2f..%2fetc%2fpasswd HTTP/1.1\r\nHost: localhost\r\n"
+     b"Connection: close\r\n\r\n", {400, 404}, b"root:"),
+    ("traversal-app", b"GET /api/..%2f..%2fetc/passwd HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+     {400, 404}, b"root:"),
+    ("hostile-id-script", b"GET /api/hello HTTP/1.1\r\nHost: localhost\r\nX-Request-ID: <script>x</script>\r\n"
+     b"Connection: close\r\n\r\n", {200}, b"<script>"),
+    ("hostile-id-quotes", b'GET /api/hello HTTP/1.1\r\nHost: localhost\r\nX-Request-ID: a","level":"CRITICAL\r\n'
+     b"Connection: close\r\n\r\n", {200}, b"CRITICAL"),
+    ("hostile-item-id", b"GET /api/items/99999999999999999999999 HTTP/1.1\r\nHost: localhost\r\n"
+     b"Connection: close\r\n\r\n", {404}, b""),
+    ("hostile-negative-id", b"DELETE /api/items/-1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+     {404, 405}, b""),
+    ("log-injection-agent", b'GET /api/hello HTTP/1.1\r\nHost: localhost\r\n'
+     b'User-Agent: x"}\\n{"level":"CRITICAL","message":"forged \\u0000 \\"\r\nConnection: close\r\n\r\n',
+     {200}, b""),
+    # Gunicorn refuses the escape character (a JSON 400); Nginx logs the bytes escaped.
+    ("log-injection-bytes", b'GET /api/hello HTTP/1.1\r\nHost: localhost\r\n'
+     b'User-Agent: "level":"CRITICAL" \x1b[31m \xc3\x28 \xff\r\nConnection: close\r\n\r\n', {200, 400}, b""),
+    ("log-injection-query", b"GET /api/hello?q=%0A%7B%22level%22%3A%22CRITICAL%22%7D%0D HTTP/1.1\r\n"
+     b"Host: localhost\r\nConnection: close\r\n\r\n", {200}, b""),
+]
+
+
+@pytest.mark.parametrize(("request_bytes", "statuses", "never"), [case[1:] for case in HOSTILE],
+                         ids=[case[0] for case in HOSTILE])
+def test_hostile_requests_still_hold(stack, request_bytes, statuses, never):
+    answer = wait_until(lambda: not_rate_limited(raw_https(stack, request_bytes)), 10, "an answer other than 429")
+    _, headers, _ = assert_json_answer(stack, answer, statuses)
+    if never:
+        assert never not in answer
+    if b"smuggled" in request_bytes:  # the request behind it never reaches the app
+        after = f"after-{uuid.uuid4().hex}"
+        assert wait_until(lambda: not_rate_limited(https(stack, "/api/hello", headers={"X-Request-ID": after})),
+                          10, "not a 429").status_code == 200
+        wait_for_log(stack, "app", after)  # the app has logged everything before it
+        assert not [line for line in stack.json_logs("app", "nginx") if "smuggled" in str(line.get("path", ""))]
+    if b"CRITICAL" in request_bytes:  # injected text stays inside one field of one line
+        assert not [line for line in stack.json_logs("app", "nginx")
+                    if line.get("request_id") == headers["X-Request-ID"] and line.get("level") == "CRITICAL"]
+
+
+def test_a_slow_client_is_cut_off_and_others_are_served(stack):
+    """Slowloris: a header sent a line at a time never holds a connection past
+    client_header_timeout (10 s), and the server keeps answering meanwhile."""
+    context = ssl.create_default_context(cafile=str(stack.certs))
+    started = time.monotonic()
+    with socket.create_connection(tls_address(stack), timeout=30) as sock, \
+            context.wrap_socket(sock, server_hostname="localhost") as tls:
+        tls.sendall(b"GET /api/hello HTTP/1.1\r\nHost: localhost\r\n")
+        closed = False
+        for n in range(25):
+            try:
+                tls.sendall(b"X-Slow-%d: a\r\n" % n)
+                tls.settimeout(1)
+                closed = tls.recv(65536) == b""
+            except TimeoutError:  # still open: meanwhile, others are answered
+                assert https(stack, "/api/hello").status_code in (200, 429)
+                continue
+            except (ConnectionError, ssl.SSLError):
+                closed = True
+            if closed:
+                break
+    assert closed and time.monotonic() - started < 16
+
+
 @pytest.fixture(scope="module")
 def prefixed(tmp_path_factory):
     """A plain-HTTP stack serving the app under /shop, and no APP_STATIC_DIR (the app serves its
