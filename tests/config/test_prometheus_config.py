@@ -45,3 +45,17 @@ def test_every_alert_is_tested_and_documented():
             assert rule["labels"]["severity"] in ("critical", "warning", "info")
             assert {"summary", "description"} <= set(rule["annotations"])
             assert "for" in rule
+
+
+def test_every_alert_links_to_its_runbook_section():
+    import yaml
+    runbook = (ROOT / "docs/runbook.md").read_text()
+    headings = {line[3:].strip().lower() for line in runbook.splitlines() if line.startswith("## ")}
+    alerts = yaml.safe_load((ROOT / "prometheus/rules/alerts.rules.yml").read_text())
+    for group in alerts["groups"]:
+        for rule in group["rules"]:
+            link = rule["annotations"].get("runbook_url", "")
+            assert link == f"docs/runbook.md#{rule['alert'].lower()}", rule["alert"]
+            assert rule["alert"].lower() in headings, f"docs/runbook.md has no section for {rule['alert']}"
+            section = runbook.split(f"## {rule['alert']}\n", 1)[1].split("\n## ", 1)[0]
+            assert all(part in section for part in ("**Means**", "**Confirm**", "**Do**")), rule["alert"]
