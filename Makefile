@@ -27,7 +27,7 @@ ifneq ($(wildcard .airgap.env),)
 export DOCKER_BUILDKIT := 0
 endif
 
-.PHONY: help init up down ps logs reload preflight test test-unit test-config test-integration \
+.PHONY: help init up down ps logs reload alerts silence preflight test test-unit test-config test-integration \
         lint bench clean images-airgap lock venv build-ca start test-e2e
 
 help: ## Show this help
@@ -72,6 +72,19 @@ reload: ## Re-read the configuration of SERVICE (prometheus, nginx) without a re
 	@case "$(SERVICE)" in prometheus|nginx) ;; *) echo "reload: SERVICE=$(SERVICE) is not allowed; allowed: prometheus, nginx" >&2; exit 2 ;; esac
 	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) kill -s HUP $(SERVICE)
 	@echo "reload: sent SIGHUP to $(SERVICE)"
+
+AMTOOL = $(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) exec -T alertmanager \
+	amtool --alertmanager.url=http://127.0.0.1:9093
+alerts: ## List the alerts Alertmanager holds, and the silences
+	@$(AMTOOL) alert query --active --silenced --inhibited
+	@echo; $(AMTOOL) silence query
+
+silence: ## Hold back alert ALERT for FOR (default 2h): make silence ALERT=FlaskTargetDown FOR=30m
+	@[ -n "$(ALERT)" ] || { echo "silence: ALERT is not set; allowed: an alert name, such as FlaskTargetDown (see make alerts)" >&2; exit 2; }
+	@echo "$(ALERT)" | grep -Eq '^[A-Za-z_][A-Za-z0-9_]*$$' || { echo "silence: ALERT=$(ALERT) is not an alert name; allowed: letters, digits, _" >&2; exit 2; }
+	@echo "$(or $(FOR),2h)" | grep -Eq '^([0-9]+(m|h|d|w))+$$' || { echo "silence: FOR=$(FOR) is not a duration; allowed: for example 30m, 2h, 1d" >&2; exit 2; }
+	@$(AMTOOL) silence add alertname="$(ALERT)" --duration="$(or $(FOR),2h)" \
+	  --author="$${USER:-make}" --comment="make silence ALERT=$(ALERT) FOR=$(or $(FOR),2h)"
 
 logs: ## Follow the logs of every service (SERVICE=name for one)
 	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) logs -f --tail=100 $(SERVICE)

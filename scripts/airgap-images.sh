@@ -51,6 +51,7 @@ build() {  # build NAME DIR/FILE
 build "$prefix/python:3-$suite"        services/python/airgap.Dockerfile
 build "$prefix/nginx:$suite"           services/nginx/airgap.Dockerfile
 build "$prefix/prometheus:$suite"      services/prometheus/airgap.Dockerfile
+build "$prefix/alertmanager:$suite"    services/alertmanager/airgap.Dockerfile
 
 cat > "$out" <<ENV
 # Written by \`make images-airgap\` from the Debian mirror $mirror ($suite).
@@ -58,6 +59,7 @@ cat > "$out" <<ENV
 PYTHON_IMAGE=$prefix/python:3-$suite
 NGINX_IMAGE=$prefix/nginx:$suite
 PROMETHEUS_IMAGE=$prefix/prometheus:$suite
+ALERTMANAGER_IMAGE=$prefix/alertmanager:$suite
 DEBIAN_IMAGE=$base
 PULL_POLICY=never
 ENV

@@ -8,7 +8,7 @@ import yaml
 from support.docker import COMPOSE_FILE, ROOT, compose_config, require_engine, write_test_env
 
 PROFILES = ["app", "proxy", "metrics", "logs", "full"]
-UIS = {"grafana": 3000, "prometheus": 9090, "kibana": 5601}
+UIS = {"grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "kibana": 5601}
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def config_for(profile, env_file):
 
 
 # Services that run once and exit 0 (depended on with service_completed_successfully).
-ONE_SHOTS = {"app-build", "shipping-off", "shipping-on"}
+ONE_SHOTS = {"app-build", "shipping-off", "shipping-on", "alertmanager-config"}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -47,10 +47,10 @@ def test_every_profile_is_valid_and_healthchecked(profile, env_file):
 @pytest.mark.parametrize(("profile", "expected"), [
     ("app", {"app"}),
     ("proxy", {"app", "nginx"}),
-    ("metrics", {"app", "nginx", "prometheus", "nginx-exporter", "grafana"}),
+    ("metrics", {"app", "nginx", "prometheus", "alertmanager", "alertmanager-config", "nginx-exporter", "grafana"}),
     ("logs", {"app", "nginx", "elasticsearch", "setup", "logstash", "kibana", "shipping-on"}),
-    ("full", {"app", "nginx", "prometheus", "nginx-exporter", "grafana", "elasticsearch", "setup",
-              "logstash", "kibana", "shipping-on"}),
+    ("full", {"app", "nginx", "prometheus", "alertmanager", "alertmanager-config", "nginx-exporter", "grafana",
+              "elasticsearch", "setup", "logstash", "kibana", "shipping-on"}),
 ])
 def test_profiles_start_the_documented_services(profile, expected, env_file):
     assert set(config_for(profile, env_file)["services"]) == expected | {"app-build", "shipping-off"}

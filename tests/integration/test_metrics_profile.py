@@ -18,14 +18,14 @@ N = 37  # requests sent through Nginx; below the default burst, so none is rate 
 
 
 def services_here() -> list[str]:
-    base = ["app", "nginx", "prometheus", "nginx-exporter"]
+    base = ["app", "nginx", "prometheus", "alertmanager", "nginx-exporter"]
     return [*base, "grafana"] if image_present(image_vars().get("GRAFANA_IMAGE", "")) else base
 
 
 @pytest.fixture(scope="module", params=APPS, ids=lambda a: a.name)
 def stack(request, tmp_path_factory):
     """One metrics stack per app for the module (Grafana too where its image exists)."""
-    require_images("PYTHON_IMAGE", "DEBIAN_IMAGE", "NGINX_IMAGE", "PROMETHEUS_IMAGE")
+    require_images("PYTHON_IMAGE", "DEBIAN_IMAGE", "NGINX_IMAGE", "PROMETHEUS_IMAGE", "ALERTMANAGER_IMAGE")
     app: AppUnderTest = request.param
     workdir = tmp_path_factory.mktemp("metrics")
     with compose_stack(f"metrics-{app.name}", ["metrics"], workdir, services=services_here(), **app.env()) as running:
@@ -61,8 +61,8 @@ def test_targets_are_up(stack):
     def all_up():
         targets = requests.get(stack.prometheus + "/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
         health = {t["labels"]["job"]: t["health"] for t in targets}
-        return health if health == {"flask": "up", "nginx": "up", "prometheus": "up"} else None
-    wait_until(all_up, 60, "the flask, nginx and prometheus targets to be up", 1)
+        return health if health == {"flask": "up", "nginx": "up", "alertmanager": "up", "prometheus": "up"} else None
+    wait_until(all_up, 60, "every target to be up", 1)
     assert query(stack, "nginx_up")[0]["value"][1] == "1"
 
 
@@ -95,7 +95,8 @@ def test_request_through_nginx_keeps_its_id_end_to_end(stack):
 
 def test_rules_are_loaded(stack):
     groups = requests.get(stack.prometheus + "/api/v1/rules", timeout=10).json()["data"]["groups"]
-    assert {g["name"] for g in groups} == {"flask.recording", "flask.alerts", "nginx.alerts", "logs.alerts"}
+    assert {g["name"] for g in groups} == {"flask.recording", "flask.alerts", "nginx.alerts", "logs.alerts",
+                                          "alertmanager.alerts"}
     for group in groups:
         for rule in group["rules"]:
             assert rule["health"] in ("ok", "unknown"), rule

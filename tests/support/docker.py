@@ -104,7 +104,7 @@ def write_test_env(directory: Path, **overrides: str) -> Path:
         # Empty host ports: Docker picks free ones, on loopback only.
         "HTTP_BIND": "127.0.0.1", "HTTP_PORT": "", "HTTPS_BIND": "127.0.0.1", "HTTPS_PORT": "",
         "APP_BIND": "127.0.0.1", "APP_PORT": "",
-        "PROMETHEUS_PORT": "", "GRAFANA_PORT": "", "KIBANA_PORT": "",
+        "PROMETHEUS_PORT": "", "ALERTMANAGER_PORT": "", "GRAFANA_PORT": "", "KIBANA_PORT": "",
         "GUNICORN_WORKERS": "2",
     }
     values.update(overrides)
