@@ -94,7 +94,8 @@ def receivers(env) -> tuple[list[dict], list[dict]]:
     if slack:
         entry = {"api_url": slack, "send_resolved": True,
                  "title": '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.job }})',
-                 "text": "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\n{{ end }}"}
+                 "text": "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\n"
+                         "Runbook: {{ .Annotations.runbook_url }}\n{{ end }}"}
         channel = _get(env, "ALERT_SLACK_CHANNEL")
         if channel:
             entry["channel"] = channel
@@ -112,7 +113,10 @@ def receivers(env) -> tuple[list[dict], list[dict]]:
                  "smarthost": email["ALERT_SMTP_SMARTHOST"], "send_resolved": True,
                  "require_tls": _bool(env, "ALERT_SMTP_REQUIRE_TLS", True),
                  "headers": {"Subject": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} "
-                                        "({{ .CommonLabels.job }})"}}
+                                        "({{ .CommonLabels.job }})"},
+                 # A plain-text part beside Alertmanager's HTML one: what, why, where to look.
+                 "text": "{{ range .Alerts }}[{{ .Status }}] {{ .Annotations.summary }}\n"
+                         "{{ .Annotations.description }}\nRunbook: {{ .Annotations.runbook_url }}\n\n{{ end }}"}
         username, password = _get(env, "ALERT_SMTP_USERNAME"), _get(env, "ALERT_SMTP_PASSWORD")
         if bool(username) != bool(password):
             raise ConfigError("ALERT_SMTP_USERNAME and ALERT_SMTP_PASSWORD go together; allowed: both set, or neither")
