@@ -91,6 +91,40 @@ def proc_stats(pid: int) -> tuple[float, float] | None:
     return resident, cpu
 
 
+UNLIMITED = 2**60  # cgroup v1 says "no limit" with a number near 2**63
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _stat(text: str | None, key: str) -> int:
+    for line in (text or "").splitlines():
+        name, _, value = line.partition(" ")
+        if name == key and value.isdigit():
+            return int(value)
+    return 0
+
+
+def cgroup_memory(root: str = "/sys/fs/cgroup") -> tuple[int | None, int | None]:
+    """(working set, limit) in bytes of the cgroup this process runs in (its container), as the
+    kernel's OOM killer sees it: usage less inactive page cache, as cAdvisor counts it. None
+    where unknown; the limit is None when there is none. cgroup v2, else v1."""
+    usage, limit = _read(f"{root}/memory.current"), _read(f"{root}/memory.max")
+    inactive = "inactive_file"
+    stat = _read(f"{root}/memory.stat")
+    if usage is None:  # v1
+        usage, limit = _read(f"{root}/memory/memory.usage_in_bytes"), _read(f"{root}/memory/memory.limit_in_bytes")
+        inactive, stat = "total_inactive_file", _read(f"{root}/memory/memory.stat")
+    working_set = max(int(usage) - _stat(stat, inactive), 0) if usage and usage.isdigit() else None
+    bound = int(limit) if limit and limit.isdigit() and int(limit) < UNLIMITED else None
+    return working_set, bound
+
+
 class GunicornCollector:
     def __init__(self, arbiter, log_queue_dir: str | None):
         self.arbiter = arbiter
@@ -117,6 +151,13 @@ class GunicornCollector:
         if master:
             yield GaugeMetricFamily("gunicorn_master_resident_memory_bytes", "Resident memory of the master",
                                     value=master[0])
+        working_set, limit = cgroup_memory()
+        if working_set is not None:
+            yield GaugeMetricFamily("app_container_memory_working_set_bytes",
+                                    "Memory of the app's container (cgroup) the OOM killer counts", value=working_set)
+        if limit is not None:
+            yield GaugeMetricFamily("app_container_memory_limit_bytes", "Memory limit of the app's container (cgroup)",
+                                    value=limit)
         files = glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db"))
         yield GaugeMetricFamily("gunicorn_metrics_files", "Files in the multiprocess metrics directory",
                                 value=len(files))

@@ -93,6 +93,16 @@ def test_request_through_nginx_keeps_its_id_end_to_end(stack):
     assert nginx_line["upstream_addr"] == "unix:/srv/app-socket/gunicorn.sock"
 
 
+def test_the_apps_memory_and_its_limit_are_exported(stack):
+    """From the container's cgroup, what AppMemoryNearLimit compares: the limit is APP_MEM_LIMIT."""
+    def both():
+        limit = query(stack, 'app_container_memory_limit_bytes{job="flask"}')
+        used = query(stack, 'app_container_memory_working_set_bytes{job="flask"}')
+        return (float(limit[0]["value"][1]), float(used[0]["value"][1])) if limit and used else None
+    limit, used = wait_until(both, 60, "the app's memory and limit in Prometheus", 1)
+    assert limit == 512 * 1024 * 1024 and 10 * 1024 * 1024 < used < limit
+
+
 def test_rules_are_loaded(stack):
     groups = requests.get(stack.prometheus + "/api/v1/rules", timeout=10).json()["data"]["groups"]
     assert {g["name"] for g in groups} == {"flask.recording", "flask.alerts", "nginx.alerts", "logs.alerts",

@@ -100,3 +100,30 @@ def test_a_scrape_imports_nothing(tmp_path, monkeypatch):
     out = sp.run([system.executable, "-c", code], capture_output=True, text=True, check=True,
                  cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     assert out.stdout.strip() == "[]"
+
+
+def write_files(root, files: dict) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def test_container_memory_from_cgroup_v2_and_v1(tmp_path):
+    """Working set = usage less inactive page cache; the limit as the kernel holds it."""
+    v2, v1 = tmp_path / "v2", tmp_path / "v1"
+    write_files(v2, {"memory.current": "300000000\n", "memory.max": "536870912\n",
+                     "memory.stat": "anon 1\ninactive_file 100000000\nactive_file 5\n"})
+    write_files(v1, {"memory/memory.usage_in_bytes": "300000000\n", "memory/memory.limit_in_bytes": "536870912\n",
+                     "memory/memory.stat": "cache 9\ninactive_file 7\ntotal_inactive_file 100000000\n"})
+    assert gunicorn_metrics.cgroup_memory(str(v2)) == (200000000, 536870912)
+    assert gunicorn_metrics.cgroup_memory(str(v1)) == (200000000, 536870912)
+
+
+def test_no_limit_and_no_cgroup_are_none(tmp_path):
+    write_files(tmp_path / "v2", {"memory.current": "1000\n", "memory.max": "max\n", "memory.stat": ""})
+    write_files(tmp_path / "v1", {"memory/memory.usage_in_bytes": "1000\n",
+                                  "memory/memory.limit_in_bytes": "9223372036854771712\n"})
+    assert gunicorn_metrics.cgroup_memory(str(tmp_path / "v2")) == (1000, None)
+    assert gunicorn_metrics.cgroup_memory(str(tmp_path / "v1")) == (1000, None)
+    assert gunicorn_metrics.cgroup_memory(str(tmp_path / "none")) == (None, None)
