@@ -52,13 +52,25 @@ def test_make_preflight_names_the_profiles_that_can_still_run():
     ({"APP_STATIC_DIR": "../nonexistent/static"}, "APP_STATIC_DIR resolves to"),
 ])
 def test_your_apps_folders_are_named_before_anything_builds(tmp_path, settings, message):
+    run_preflight(tmp_path, "proxy", settings, message)
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"ALERT_WEBHOOK_URL": "hooks.example.com/x"}, "preflight: ALERT_WEBHOOK_URL='hooks.example.com/x' is not a URL"),
+    ({"ALERT_EMAIL_TO": "oncall@example.com"}, "preflight: email alerts need ALERT_EMAIL_FROM, ALERT_SMTP_SMARTHOST"),
+])
+def test_a_half_configured_alert_receiver_is_named_before_anything_starts(tmp_path, settings, message):
+    run_preflight(tmp_path, "metrics", settings, message)
+
+
+def run_preflight(tmp_path, profile, settings, message):
     if engine_error():
         pytest.skip(f"Docker unavailable: {engine_error()}")
     env_file = write_test_env(tmp_path, **settings)
     compose = ["docker", "compose", "--project-directory", str(ROOT / "compose"), "-f",
                str(ROOT / "compose/compose.yaml"), "--env-file", str(ROOT / "compose/images.env"),
                "--env-file", str(env_file)]
-    out = subprocess.run([sys.executable, str(ROOT / "scripts/preflight.py"), "proxy", "--", *compose],
+    out = subprocess.run([sys.executable, str(ROOT / "scripts/preflight.py"), profile, "--", *compose],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and message in out.stderr, out.stderr
 
