@@ -1,5 +1,5 @@
 """Checks before `make up`: engine, Compose version, memory and kernel settings, your app's
-folders (APP_DIR, APP_STATIC_DIR), the alert receivers (ALERT_*), images.
+folders (APP_DIR, APP_STATIC_DIR), the alert receivers and SLOs (ALERT_*, SLO_*), images.
 
 Usage: preflight.py PROFILE[,PROFILE...] -- <compose command words>
 Exits 2 with what to do when something would make the start fail.
@@ -108,27 +108,32 @@ def needed(svc: dict) -> set[str]:
     return {s["image"] for s in svc.values() if "build" not in s and s["image"] not in built}
 
 
-def check_alert_settings(svc: dict) -> None:
-    """The ALERT_* settings as the alertmanager-config one-shot will read them, checked by its
-    own code now: a bad one is named here, not in that container's log after `up` failed."""
-    if "alertmanager-config" not in svc:
-        return
+# One-shot services that render a config from .env, and their renderers (relative to the checkout).
+RENDERERS = {"alertmanager-config": "services/alertmanager/render_config.py",
+             "prometheus-rules": "prometheus/slo/render_slo_rules.py"}
+
+
+def check_rendered_settings(svc: dict) -> None:
+    """The ALERT_* and SLO_* settings as the one-shots will read them, checked by their own code
+    now: a bad one is named here, not in a container's log after `up` failed."""
     import importlib.util
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "services", "alertmanager",
-                        "render_config.py")
-    spec = importlib.util.spec_from_file_location("render_config", path)
-    render_config = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(render_config)
-    try:
-        render_config.render(svc["alertmanager-config"].get("environment") or {})
-    except render_config.ConfigError as exc:
-        fail(f"{exc} (in .env)")
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    for service, script in RENDERERS.items():
+        if service not in svc:
+            continue
+        spec = importlib.util.spec_from_file_location(f"renderer_{service}", os.path.join(root, script))
+        renderer = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(renderer)
+        try:
+            renderer.render(svc[service].get("environment") or {})
+        except renderer.ConfigError as exc:
+            fail(f"{exc} (in .env)")
 
 
 def check_images(compose: list[str], profiles: list[str]) -> None:
     wanted = services(compose, profiles)
     check_app_folders(wanted)
-    check_alert_settings(wanted)
+    check_rendered_settings(wanted)
     missing = sorted(image for image in needed(wanted) if not local(image))
     never = any(s.get("pull_policy") == "never" for s in wanted.values())
     if missing and not never:

@@ -25,7 +25,7 @@ def config_for(profile, env_file):
 
 
 # Services that run once and exit 0 (depended on with service_completed_successfully).
-ONE_SHOTS = {"app-build", "shipping-off", "shipping-on", "alertmanager-config"}
+ONE_SHOTS = {"app-build", "shipping-off", "shipping-on", "alertmanager-config", "prometheus-rules"}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -47,9 +47,11 @@ def test_every_profile_is_valid_and_healthchecked(profile, env_file):
 @pytest.mark.parametrize(("profile", "expected"), [
     ("app", {"app"}),
     ("proxy", {"app", "nginx"}),
-    ("metrics", {"app", "nginx", "prometheus", "alertmanager", "alertmanager-config", "nginx-exporter", "grafana"}),
+    ("metrics", {"app", "nginx", "prometheus", "prometheus-rules", "alertmanager", "alertmanager-config",
+                 "nginx-exporter", "grafana"}),
     ("logs", {"app", "nginx", "elasticsearch", "setup", "logstash", "kibana", "shipping-on"}),
-    ("full", {"app", "nginx", "prometheus", "alertmanager", "alertmanager-config", "nginx-exporter", "grafana",
+    ("full", {"app", "nginx", "prometheus", "prometheus-rules", "alertmanager", "alertmanager-config",
+              "nginx-exporter", "grafana",
               "elasticsearch", "setup", "logstash", "kibana", "shipping-on"}),
 ])
 def test_profiles_start_the_documented_services(profile, expected, env_file):

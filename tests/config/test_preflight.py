@@ -58,8 +58,9 @@ def test_your_apps_folders_are_named_before_anything_builds(tmp_path, settings, 
 @pytest.mark.parametrize(("settings", "message"), [
     ({"ALERT_WEBHOOK_URL": "hooks.example.com/x"}, "preflight: ALERT_WEBHOOK_URL='hooks.example.com/x' is not a URL"),
     ({"ALERT_EMAIL_TO": "oncall@example.com"}, "preflight: email alerts need ALERT_EMAIL_FROM, ALERT_SMTP_SMARTHOST"),
+    ({"SLO_LATENCY_THRESHOLD": "0.2"}, "preflight: SLO_LATENCY_THRESHOLD='0.2' is not a bucket bound"),
 ])
-def test_a_half_configured_alert_receiver_is_named_before_anything_starts(tmp_path, settings, message):
+def test_a_bad_alert_receiver_or_slo_is_named_before_anything_starts(tmp_path, settings, message):
     run_preflight(tmp_path, "metrics", settings, message)
 
 

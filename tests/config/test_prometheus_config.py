@@ -1,6 +1,7 @@
 """Prometheus configuration and rules, checked by promtool inside the Prometheus image."""
 
 import subprocess
+import sys
 
 import pytest
 from support.docker import ROOT, image_vars, require_images
@@ -48,12 +49,18 @@ def test_every_alert_is_tested_and_documented():
 
 
 def test_every_alert_links_to_its_runbook_section():
+    """The static alerts and the SLO alerts as rendered with the defaults."""
     import yaml
+    sys.path.insert(0, str(ROOT / "prometheus/slo"))
+    try:
+        import render_slo_rules
+    finally:
+        sys.path.pop(0)
     runbook = (ROOT / "docs/runbook.md").read_text()
     headings = {line[3:].strip().lower() for line in runbook.splitlines() if line.startswith("## ")}
     alerts = yaml.safe_load((ROOT / "prometheus/rules/alerts.rules.yml").read_text())
-    for group in alerts["groups"]:
-        for rule in group["rules"]:
+    for group in [*alerts["groups"], *render_slo_rules.render({})["groups"]]:
+        for rule in (r for r in group["rules"] if "alert" in r):
             link = rule["annotations"].get("runbook_url", "")
             assert link == f"docs/runbook.md#{rule['alert'].lower()}", rule["alert"]
             assert rule["alert"].lower() in headings, f"docs/runbook.md has no section for {rule['alert']}"
