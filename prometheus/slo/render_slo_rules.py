@@ -28,7 +28,9 @@ POLICIES = (
 )
 SLOS = {
     # name: (metric of bad requests over the window, what it measures)
-    "availability": ('sum by (job) (rate(flask_http_request_duration_seconds_count{{status=~"5.."}}[{w}]))'
+    # With no 5xx yet there is no 5xx series: "or … * 0" makes the ratio 0, not absent.
+    "availability": ('(sum by (job) (rate(flask_http_request_duration_seconds_count{{status=~"5.."}}[{w}]))'
+                     ' or sum by (job) (rate(flask_http_request_duration_seconds_count[{w}])) * 0)'
                      ' / sum by (job) (rate(flask_http_request_duration_seconds_count[{w}]))',
                      "of requests end in a 5xx"),
     "latency": ('1 - sum by (job) (rate(flask_http_request_duration_seconds_bucket{{le="{le}"}}[{w}]))'
