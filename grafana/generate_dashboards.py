@@ -111,8 +111,8 @@ def flask_service() -> dict:
             "{{operation}}")], "s"), 12, 8),
         (panel("timeseries", "Unhandled exceptions / s", [prom(
             f"sum(rate(flask_http_request_exceptions_total[{RATE}])) or vector(0)", "exceptions")], "reqps"), 12, 8),
-    ], links=[link("Logs (by request id)", "flask-logs"), link("Gunicorn workers", "gunicorn-workers"),
-              link("Nginx", "nginx")])
+    ], links=[link("Logs (by request id)", "flask-logs"), link("SLOs", "flask-slo"),
+              link("Gunicorn workers", "gunicorn-workers"), link("Nginx", "nginx")])
 
 
 def gunicorn_workers() -> dict:
@@ -190,8 +190,29 @@ def logs() -> dict:
     ], links=[link("Flask service", "flask-service")], variables=[request_id])
 
 
+def slo() -> dict:
+    """The SLOs of prometheus/slo/render_slo_rules.py: budget left and burn rate per window. The
+    longest window Prometheus holds by default is 3 days (15-day retention), so "left" is over 3 days."""
+    def left(slo: str) -> dict:
+        return prom(f"1 - max(job:slo_{slo}_bad:ratio_rate3d) / scalar(job:slo_{slo}_budget:ratio)")
+
+    def burn(slo: str) -> list[dict]:
+        return [prom(f"max(job:slo_{slo}_bad:ratio_rate{w}) / scalar(job:slo_{slo}_budget:ratio)", w, ref)
+                for w, ref in (("1h", "A"), ("6h", "B"), ("1d", "C"), ("3d", "D"))]
+    firing = prom('count(ALERTS{alertname=~"Flask.*BudgetBurn.*", alertstate="firing"}) or vector(0)')
+    about = ("1 is the sustainable pace: the budget lasts the 30 days. The fast alerts page at 14.4 (1h) "
+             "and 6 (6h), the slow ones file a ticket at 3 (1d) and 1 (3d).")
+    return dashboard("flask-slo", "Flask SLOs", [
+        (panel("stat", "Availability budget left (3 days)", [left("availability")], "percentunit"), 8, 4),
+        (panel("stat", "Latency budget left (3 days)", [left("latency")], "percentunit"), 8, 4),
+        (panel("stat", "SLO alerts firing", [firing]), 8, 4),
+        (panel("timeseries", "Availability: burn rate by window", burn("availability"), description=about), 12, 8),
+        (panel("timeseries", "Latency: burn rate by window", burn("latency"), description=about), 12, 8),
+    ], links=[link("Flask service", "flask-service")])
+
+
 DASHBOARDS = {"flask-service.json": flask_service, "gunicorn-workers.json": gunicorn_workers,
-              "nginx.json": nginx, "logs.json": logs}
+              "nginx.json": nginx, "logs.json": logs, "slo.json": slo}
 
 
 def render() -> dict[str, str]:

@@ -55,7 +55,7 @@ def test_panels_use_current_types_and_fixed_datasource_uids():
 
 def test_dashboard_uids_are_fixed_and_links_resolve():
     boards = {json.loads(p.read_text())["uid"]: json.loads(p.read_text()) for p in DASHBOARDS}
-    assert set(boards) == {"flask-service", "gunicorn-workers", "nginx", "flask-logs"}
+    assert set(boards) == {"flask-service", "gunicorn-workers", "nginx", "flask-logs", "flask-slo"}
     for board in boards.values():
         for link in board["links"]:
             assert link["url"].removeprefix("/d/") in boards

@@ -71,7 +71,7 @@ def typecheck(sources: dict[str, str], workdir) -> subprocess.CompletedProcess:
 def test_every_dashboard_satisfies_grafanas_schema(tmp_path):
     sources = {f"{path.stem}.ts": dashboard_source(json.loads(path.read_text()))
                for path in sorted((ROOT / "grafana/dashboards").glob("*.json"))}
-    assert len(sources) == 4
+    assert len(sources) == 5
     out = typecheck(sources, tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
 

@@ -124,8 +124,10 @@ def dashboard_queries() -> list[tuple[str, str, str]]:
 
 def test_every_dashboard_query_returns_data(stack, traffic):
     # Three scrapes after the traffic, so every rate() has samples in its window.
-    wait_until(lambda: float(query(stack, 'count_over_time(up{job="flask"}[1m])')[0]["value"][1]) >= 4,
-               90, "four scrapes of the app", 1)
+    def scrapes() -> float:
+        found = query(stack, 'count_over_time(up{job="flask"}[1m])')  # nothing before the first scrape
+        return float(found[0]["value"][1]) if found else 0.0
+    wait_until(lambda: scrapes() >= 4, 90, "four scrapes of the app", 1)
     empty = []
     for name, title, expr in dashboard_queries():
         if not query(stack, expr.replace("$__rate_interval", "1m")):
