@@ -37,12 +37,14 @@ def read_setting(env: Mapping[str, str], name: str) -> str:
 
 
 def trusted(remote_addr: str | None, allowed: tuple[Network, ...] | None) -> bool:
-    if allowed is None:
+    # No IP peer is a Unix socket, which only the proxy reaches: Gunicorn gives "" (checked first,
+    # on every request behind Nginx, without raising), another server may give the socket's path.
+    if allowed is None or not remote_addr:
         return True
     try:
-        address = ipaddress.ip_address(remote_addr or "")
+        address = ipaddress.ip_address(remote_addr)
     except ValueError:
-        return True  # no IP peer: a Unix socket (Gunicorn gives ""), which only the proxy reaches
+        return True
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     return any(address in network for network in allowed)
