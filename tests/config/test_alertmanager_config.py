@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from support.docker import ROOT, image_vars, require_images
+from support.docker import ROOT, tool_in_image
 
 RENDER = ROOT / "services/alertmanager/render_config.py"
 ALL_RECEIVERS = {
@@ -30,10 +30,8 @@ def render(tmp_path, **env) -> subprocess.CompletedProcess:
 
 
 def amtool_check(path) -> subprocess.CompletedProcess:
-    require_images("ALERTMANAGER_IMAGE")
-    return subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "amtool",
-                           "-v", f"{path}:/check/alertmanager.yml:ro", image_vars()["ALERTMANAGER_IMAGE"],
-                           "check-config", "/check/alertmanager.yml"], capture_output=True, text=True, timeout=120)
+    return tool_in_image("ALERTMANAGER_IMAGE", "amtool", "check-config", "/check/alertmanager.yml",
+                         mounts={str(path): "/check/alertmanager.yml"})
 
 
 @pytest.mark.parametrize("env", [{}, ALL_RECEIVERS], ids=["no-receiver", "every-receiver"])

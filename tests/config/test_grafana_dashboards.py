@@ -2,12 +2,11 @@
 
 import json
 import re
-import subprocess
 import sys
 
 import pytest
 import yaml
-from support.docker import ROOT, image_vars, require_images
+from support.docker import ROOT, tool_in_image
 
 DASHBOARDS = sorted((ROOT / "grafana/dashboards").glob("*.json"))
 CURRENT_PANELS = {"timeseries", "stat", "logs", "table", "bargauge", "gauge", "text", "barchart"}
@@ -71,29 +70,23 @@ def test_rate_windows_follow_the_scrape_interval():
 
 def test_every_dashboard_and_rule_expression_parses(tmp_path):
     """promtool parses each dashboard query, wrapped as a recording rule (Grafana's variables replaced)."""
-    require_images("PROMETHEUS_IMAGE")
     exprs = [e.replace("$__rate_interval", "1m") for e in promql_exprs()]
     assert exprs
     rules = {"groups": [{"name": "dashboards", "rules": [{"record": f"dashboard:expr:{i}", "expr": e}
                                                          for i, e in enumerate(exprs)]}]}
     (tmp_path / "dashboards.rules.yml").write_text(yaml.safe_dump(rules))
-    tmp_path.chmod(0o755)  # promtool runs as nobody in the image
-    out = subprocess.run(["docker", "run", "--rm", "--entrypoint", "promtool", "-v", f"{tmp_path}:/check:ro",
-                          image_vars()["PROMETHEUS_IMAGE"], "check", "rules", "/check/dashboards.rules.yml"],
-                         capture_output=True, text=True, timeout=120)
+    out = tool_in_image("PROMETHEUS_IMAGE", "promtool", "check", "rules", "/check/dashboards.rules.yml",
+                        mounts={str(tmp_path): "/check"})
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 @pytest.mark.parametrize("typo", ["sum(rate(flask_http_request_total[1m])",
                                   "histogram_quantile(0.95, sum by (le) rate(x[1m]))"])
 def test_the_parse_check_catches_a_typo(tmp_path, typo):
-    require_images("PROMETHEUS_IMAGE")
     rules = {"groups": [{"name": "bad", "rules": [{"record": "bad:expr", "expr": typo}]}]}
     (tmp_path / "bad.rules.yml").write_text(yaml.safe_dump(rules))
-    tmp_path.chmod(0o755)
-    out = subprocess.run(["docker", "run", "--rm", "--entrypoint", "promtool", "-v", f"{tmp_path}:/check:ro",
-                          image_vars()["PROMETHEUS_IMAGE"], "check", "rules", "/check/bad.rules.yml"],
-                         capture_output=True, text=True, timeout=120)
+    out = tool_in_image("PROMETHEUS_IMAGE", "promtool", "check", "rules", "/check/bad.rules.yml",
+                        mounts={str(tmp_path): "/check"})
     assert out.returncode != 0
 
 

@@ -1,19 +1,14 @@
 """Prometheus configuration and rules, checked by promtool inside the Prometheus image."""
 
 import subprocess
-import sys
 
 import pytest
-from support.docker import ROOT, image_vars, require_images
+from support.docker import ROOT, load_script, tool_in_image
 
 
 def promtool(*args: str, mounts: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    require_images("PROMETHEUS_IMAGE")
-    cmd = ["docker", "run", "--rm", "--entrypoint", "promtool", "-v", f"{ROOT}/prometheus:/etc/prometheus:ro"]
-    for host, target in (mounts or {}).items():
-        cmd += ["-v", f"{host}:{target}:ro"]
-    return subprocess.run([*cmd, image_vars()["PROMETHEUS_IMAGE"], *args], capture_output=True, text=True,
-                          timeout=120)
+    return tool_in_image("PROMETHEUS_IMAGE", "promtool", *args,
+                         mounts={f"{ROOT}/prometheus": "/etc/prometheus", **(mounts or {})})
 
 
 def test_config_is_valid():
@@ -51,11 +46,7 @@ def test_every_alert_is_tested_and_documented():
 def test_every_alert_links_to_its_runbook_section():
     """The static alerts and the SLO alerts as rendered with the defaults."""
     import yaml
-    sys.path.insert(0, str(ROOT / "prometheus/slo"))
-    try:
-        import render_slo_rules
-    finally:
-        sys.path.pop(0)
+    render_slo_rules = load_script("prometheus/slo/render_slo_rules.py")
     runbook = (ROOT / "docs/runbook.md").read_text()
     headings = {line[3:].strip().lower() for line in runbook.splitlines() if line.startswith("## ")}
     alerts = yaml.safe_load((ROOT / "prometheus/rules/alerts.rules.yml").read_text())

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from support.docker import ROOT, image_vars, require_images
+from support.docker import ROOT, load_script, tool_in_image
 
 SLO = ROOT / "prometheus/slo"
 
@@ -17,14 +17,11 @@ def render(directory, **env) -> subprocess.CompletedProcess:
 
 
 def promtool_test(directory) -> subprocess.CompletedProcess:
-    require_images("PROMETHEUS_IMAGE")
     shutil.copy(SLO / "slo.rules.test.yml", directory)
-    directory.chmod(0o755)  # promtool runs as nobody in the image
     for path in directory.iterdir():
-        path.chmod(0o644)
-    return subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "promtool",
-                           "-v", f"{directory}:/slo:ro", image_vars()["PROMETHEUS_IMAGE"],
-                           "test", "rules", "/slo/slo.rules.test.yml"], capture_output=True, text=True, timeout=120)
+        path.chmod(0o644)  # promtool runs as nobody in the image
+    return tool_in_image("PROMETHEUS_IMAGE", "promtool", "test", "rules", "/slo/slo.rules.test.yml",
+                         mounts={str(directory): "/slo"})
 
 
 def test_burn_rate_alerts_fire_at_their_rate_and_stay_quiet_below(tmp_path):
@@ -42,12 +39,7 @@ def test_the_tests_follow_the_targets(tmp_path):
 
 def test_the_threshold_is_a_bucket_of_the_apps_histogram():
     from flaskobs.metrics import REQUEST_BUCKETS
-    sys.path.insert(0, str(SLO))
-    try:
-        import render_slo_rules
-    finally:
-        sys.path.remove(str(SLO))
-    assert render_slo_rules.BUCKETS == REQUEST_BUCKETS
+    assert load_script("prometheus/slo/render_slo_rules.py").BUCKETS == REQUEST_BUCKETS
 
 
 @pytest.mark.parametrize(("env", "message"), [

@@ -71,6 +71,32 @@ def require_images(*variables: str) -> None:
                     + " (run `make images-airgap`, or `docker load` it)")
 
 
+def tool_in_image(variable: str, tool: str, *args: str,
+                  mounts: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run `tool` (promtool, amtool) from the image named by `variable`, offline, with host paths
+    mounted read-only ({host path: container path}); skip when the image is absent. The tools
+    run as nobody, so a mounted directory others cannot enter (pytest's tmp_path) is opened to them."""
+    require_images(variable)
+    cmd = ["docker", "run", "--rm", "--network", "none", "--entrypoint", tool]
+    for host, target in (mounts or {}).items():
+        path = Path(host)
+        if path.is_dir() and path.stat().st_mode & 0o005 != 0o005:
+            path.chmod(path.stat().st_mode | 0o005)
+        cmd += ["-v", f"{host}:{target}:ro"]
+    return subprocess.run([*cmd, image_vars()[variable], *args], capture_output=True, text=True, timeout=120)
+
+
+def load_script(relative: str):
+    """Import one of the checkout's stand-alone scripts (they run in containers, outside any
+    package) as a module, for tests to call its functions."""
+    import importlib.util
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def nginx_run(image: str, *docker_args: str, env: dict[str, str],
               command: tuple[str, ...] = ("nginx", "-g", "daemon off;")) -> list[str]:
     """`docker run` of our Nginx configuration alone, as the nginx service starts it: templates
