@@ -37,6 +37,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"configuration error: PROMETHEUS_MULTIPROC_DIR={env.get('PROMETHEUS_MULTIPROC_DIR')!r}: "
                          f"{exc.strerror}; it must be a writable directory\n")
         sys.exit(2)
+    # Gunicorn reads FORWARDED_ALLOW_IPS from the environment itself, before our config file runs,
+    # and its error names the value but not the variable: check it first, as the extension does.
+    from .forwarded import read_setting
+    from .settings import ConfigError
+    try:
+        read_setting(env, "FORWARDED_ALLOW_IPS")
+    except ConfigError as exc:
+        sys.stderr.write(f"configuration error: {exc}\n")
+        sys.exit(2)
     command = [sys.executable, "-m", "gunicorn", "-c", "python:flaskobs.gunicorn_conf", *argv]
     # Replaced by Gunicorn, which becomes the container's PID 1; no shell, fixed arguments.
     os.execve(sys.executable, command, env)  # noqa: S606  # nosec B606

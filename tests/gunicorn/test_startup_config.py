@@ -25,6 +25,8 @@ def start(env: dict, cwd=ROOT / "tests") -> subprocess.CompletedProcess:
     ({"METRICS_PORT": "99999"}, "METRICS_PORT=99999 is out of range; allowed: 1..65535"),
     ({"METRICS_PORT": "8000", "PORT": "8000"}, "METRICS_PORT=8000 equals PORT"),
     ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL='LOUD' is not allowed"),
+    # Gunicorn parses this one from the environment itself, with a message naming no variable.
+    ({"FORWARDED_ALLOW_IPS": "nginx"}, "FORWARDED_ALLOW_IPS='nginx': 'nginx' is not an IP address or network"),
     ({"PROMETHEUS_MULTIPROC_DIR": "/proc/no/m"}, "PROMETHEUS_MULTIPROC_DIR='/proc/no/m'"),
     ({"APP_MODULE": "nosuch:app"}, "APP_MODULE='nosuch:app': no module 'nosuch'"),
     ({"APP_MODULE": "not a module"}, "APP_MODULE='not a module' is not module:variable or module:factory()"),
