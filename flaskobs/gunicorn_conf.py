@@ -103,7 +103,7 @@ def child_exit(server, worker):
     if _metrics_dir:
         from flaskobs import gunicorn_metrics
         try:
-            gunicorn_metrics.worker_exited(worker.pid)
+            gunicorn_metrics.worker_exited(worker)
         except Exception:  # never let bookkeeping take the master down
             server.log.exception("could not fold metrics of worker %s", worker.pid)
 
@@ -111,6 +111,12 @@ def child_exit(server, worker):
 def worker_exit(server, worker):
     from flaskobs.gunicorn_logging import STDOUT
     from flaskobs.logship import ShippingHandler
+    if _metrics_dir:
+        from flaskobs import gunicorn_metrics
+        try:
+            gunicorn_metrics.note_exit_reason(worker)
+        except OSError:  # the master then counts it as killed; exiting matters more
+            server.log.exception("could not note why worker %s exits", worker.pid)
     STDOUT.flush()  # access lines still in the batch
     # Flush and close the log shipper before the process ends; its queue is on disk anyway.
     for handler in logging.getLogger().handlers:

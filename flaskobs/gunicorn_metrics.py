@@ -9,7 +9,7 @@ Runs only in the master (from gunicorn_conf.py hooks). Three jobs:
   values either in its own file or in the archive, never both: counters stay exact and
   monotonic, and the directory holds (live workers + 1) files per type.
 - Replace the process metrics that multiprocess mode loses: live and configured workers,
-  worker exits, per-worker resident memory and CPU time (read from /proc by the master),
+  worker exits by reason, per-worker resident memory and CPU time (read from /proc by the master),
   and the log shipper's queued backlog.
 
 Folding reads and writes prometheus_client's files with its MmapedDict (and its private
@@ -34,7 +34,11 @@ _LOCK = threading.Lock()
 _SUMMED = ("counter", "histogram", "summary")
 _GAUGE_MERGE = {"max": max, "min": min, "sum": lambda a, b: a + b}
 _archives: dict[str, MmapedDict] = {}
-_exits = 0
+# Why workers exited. Planned: recycled (max_requests), stopped (the master asked: reload, scale
+# down, shutdown). Unplanned: timeout (the master killed a stuck worker), killed (ended by a signal
+# without cleaning up: OOM killer, SIGKILL, a crash in C), error (an exception ended the worker).
+EXIT_REASONS = ("recycled", "stopped", "timeout", "killed", "error")
+_exits = dict.fromkeys(EXIT_REASONS, 0)
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -135,8 +139,10 @@ class GunicornCollector:
         yield GaugeMetricFamily("gunicorn_workers", "Live Gunicorn worker processes", value=len(workers))
         yield GaugeMetricFamily("gunicorn_workers_configured", "Workers Gunicorn keeps running",
                                 value=self.arbiter.num_workers)
-        yield CounterMetricFamily("gunicorn_worker_exits", "Workers that exited (recycled, crashed or killed)",
-                                  value=_exits)
+        exits = CounterMetricFamily("gunicorn_worker_exits", "Workers that exited, by reason", labels=["reason"])
+        for reason in EXIT_REASONS:
+            exits.add_metric([reason], _exits[reason])
+        yield exits
         memory = GaugeMetricFamily("gunicorn_worker_resident_memory_bytes", "Resident memory per worker",
                                    labels=["pid"])
         cpu = CounterMetricFamily("gunicorn_worker_cpu_seconds", "CPU time per worker", labels=["pid"])
@@ -176,8 +182,40 @@ def start(arbiter, port: int, host: str = "0.0.0.0", log_queue_dir: str | None =
     start_http_server(port, host, registry=registry)
 
 
-def worker_exited(pid: int) -> None:
+def _reason_path(directory: str, pid: int) -> str:
+    return os.path.join(directory, f"exit-{pid}.reason")  # not *.db: the collector never reads it
+
+
+def note_exit_reason(worker) -> None:
+    """In the worker, as it leaves (call from `worker_exit`): say why, for the master to count.
+    A worker that leaves its loop was told to (alive is False); one that still wants to run is
+    leaving on an exception. Nothing is written when the kernel or a signal ends it."""
+    if worker.alive:
+        reason = "error"
+    elif worker.nr >= worker.max_requests:
+        reason = "recycled"
+    else:
+        reason = "stopped"
+    with open(_reason_path(os.environ["PROMETHEUS_MULTIPROC_DIR"], worker.pid), "w") as f:
+        f.write(reason)
+
+
+def exit_reason(worker, directory: str) -> str:
+    """In the master, once the worker is reaped: why it exited (see EXIT_REASONS)."""
+    path = _reason_path(directory, worker.pid)
+    try:
+        with open(path) as f:
+            noted = f.read().strip()
+        os.unlink(path)
+    except OSError:
+        noted = None
+    if worker.aborted:  # the master sent SIGABRT, then SIGKILL, to a worker past its timeout
+        return "timeout"
+    return noted if noted in EXIT_REASONS else "killed"
+
+
+def worker_exited(worker) -> None:
     """Account for an exited worker (call from `child_exit`)."""
-    global _exits
-    _exits += 1
-    fold_dead_worker(pid, os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    _exits[exit_reason(worker, directory)] += 1
+    fold_dead_worker(worker.pid, directory)

@@ -119,14 +119,15 @@ def gunicorn_workers() -> dict:
     return dashboard("gunicorn-workers", "Gunicorn workers", [
         (panel("stat", "Live workers", [prom("sum(gunicorn_workers)")]), 6, 4),
         (panel("stat", "Configured workers", [prom("sum(gunicorn_workers_configured)")]), 6, 4),
-        (panel("stat", "Worker exits (1h)", [prom("sum(increase(gunicorn_worker_exits_total[1h]))")]), 6, 4),
+        (panel("stat", "Unplanned worker exits (1h)", [prom(
+            'sum(increase(gunicorn_worker_exits_total{reason=~"killed|timeout|error"}[1h]))')]), 6, 4),
         (panel("stat", "Metrics scrape time", [prom('max(scrape_duration_seconds{job="flask"})')], "s"), 6, 4),
         (panel("timeseries", "Resident memory per worker", [prom("gunicorn_worker_resident_memory_bytes",
                                                                  "pid {{pid}}")], "bytes"), 12, 8),
         (panel("timeseries", "CPU per worker", [prom(f"rate(gunicorn_worker_cpu_seconds_total[{RATE}])",
                                                      "pid {{pid}}")], "percentunit"), 12, 8),
-        (panel("timeseries", "Worker exits / min", [prom(f"sum(rate(gunicorn_worker_exits_total[{RATE}])) * 60",
-                                                         "exits")]), 12, 8),
+        (panel("timeseries", "Worker exits / min by reason", [prom(
+            f"sum by (reason) (rate(gunicorn_worker_exits_total[{RATE}])) * 60", "{{reason}}")]), 12, 8),
         (panel("timeseries", "Master memory and metrics files", [
             prom("gunicorn_master_resident_memory_bytes", "master RSS"),
             prom("gunicorn_metrics_files", "files", "B")], "short"), 12, 8),

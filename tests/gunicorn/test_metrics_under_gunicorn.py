@@ -10,6 +10,8 @@ from support.gunicorn import Gunicorn
 from support.waiting import wait_until
 
 HELLO = r'flask_http_request_duration_seconds_count\{method="GET",status="200",url_rule="/hello"\}'
+EXITS = r'gunicorn_worker_exits_total\{{reason="{}"\}}'  # .format(reason)
+ALL_EXITS = r"gunicorn_worker_exits_total\{.*\}"
 
 
 def hit(server: Gunicorn, n: int) -> None:
@@ -25,9 +27,22 @@ def test_counts_are_exact_across_recycled_workers(tmp_path):
         text = server.scrape()
         assert server.value(HELLO, text) == 210
         assert server.value(r"flask_http_request_total\{method=\"GET\",status=\"200\"\}", text) == 210
-        assert server.value("gunicorn_worker_exits_total", text) >= 25
+        assert server.value(EXITS.format("recycled"), text) >= 25
+        assert unplanned(server, text) == 0  # recycling is not a restart storm
         # Live workers' files plus one archive per type; dead workers leave nothing behind.
-        assert len(os.listdir(server.metrics_dir)) <= 3 * (3 + 1)
+        assert_no_leftovers(server, workers=3)
+
+
+def assert_no_leftovers(server: Gunicorn, workers: int) -> None:
+    """Three types of file (counter, histogram, gauge) per live worker, plus one archive per type;
+    an exit-<pid>.reason file lives only from a worker's exit until the master reaps it."""
+    files = os.listdir(server.metrics_dir)
+    assert len([f for f in files if f.endswith(".db")]) <= 3 * (workers + 1), files
+    assert len([f for f in files if f.endswith(".reason")]) <= workers, files
+
+
+def unplanned(server: Gunicorn, text: str) -> float:
+    return sum(server.value(EXITS.format(reason), text) for reason in ("timeout", "killed", "error"))
 
 
 def exact(server: Gunicorn, expected: float, timeout: float = 5.0) -> None:
@@ -47,10 +62,13 @@ def test_sigkilled_worker_loses_no_counts(tmp_path):
 
         def replaced() -> bool:
             text = server.scrape()
-            exits, workers = server.value("gunicorn_worker_exits_total", text), server.value("gunicorn_workers", text)
+            exits, workers = server.value(ALL_EXITS, text), server.value("gunicorn_workers", text)
             return exits >= 1 and workers == 2
         wait_until(replaced, 20, "the killed worker to be replaced", 0.2)
         assert victim not in server.workers()
+        text = server.scrape()
+        assert server.value(EXITS.format("killed"), text) == 1, text  # what the OOM killer does
+        assert server.value(ALL_EXITS, text) == 1
         exact(server, 40)  # the killed worker's counts survive it
         hit(server, 10)
         exact(server, 50)
@@ -71,12 +89,33 @@ def test_scrape_time_stays_bounded_after_hundreds_of_restarts(tmp_path):
         hit(server, 10)
         before = median_scrape_seconds(server)
         hit(server, 240)
-        wait_until(lambda: server.value("gunicorn_worker_exits_total") >= 240 and server.value("gunicorn_workers") == 3,
+        wait_until(lambda: server.value(ALL_EXITS) >= 240 and server.value("gunicorn_workers") == 3,
                    20, "240 recycled workers replaced", 0.2)
         after = median_scrape_seconds(server)
         text = server.scrape()
         assert server.value(HELLO, text) == 250
-        assert server.value("gunicorn_worker_exits_total", text) >= 240
-        assert len(os.listdir(server.metrics_dir)) <= 3 * (3 + 1)
+        assert server.value(ALL_EXITS, text) >= 240
+        assert_no_leftovers(server, workers=3)
         # Unfolded, the directory would hold ~750 files here and scrapes would grow with it.
         assert after < before * 3 + 0.05, (before, after)
+
+
+def test_a_stuck_worker_is_counted_as_a_timeout(tmp_path):
+    # A stopped process sends no heartbeat: after GUNICORN_TIMEOUT the master aborts, then kills it.
+    with Gunicorn(tmp_path, GUNICORN_WORKERS=2, GUNICORN_TIMEOUT=2) as server:
+        victim = sorted(server.workers())[0]
+        os.kill(victim, signal.SIGSTOP)
+        wait_until(lambda: server.value(EXITS.format("timeout")) == 1, 30, "the stuck worker to time out", 0.2)
+        text = server.scrape()
+        assert server.value(ALL_EXITS, text) == 1, text
+        assert victim not in server.workers()
+
+
+def test_workers_the_master_stops_are_counted_as_stopped(tmp_path):
+    # TTOU: one worker fewer, the way `scale down` and a reload end workers. Planned, not a storm.
+    with Gunicorn(tmp_path, GUNICORN_WORKERS=3) as server:
+        os.kill(server.proc.pid, signal.SIGTTOU)
+        wait_until(lambda: server.value(EXITS.format("stopped")) == 1, 30, "one worker to be stopped", 0.2)
+        text = server.scrape()
+        assert unplanned(server, text) == 0, text
+        assert server.value("gunicorn_workers", text) == 2

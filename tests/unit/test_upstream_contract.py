@@ -15,7 +15,7 @@ import inspect
 
 import pytest
 
-PINS = {"python-logstash-async": "4.1.0", "prometheus-client": "0.26.0"}
+PINS = {"python-logstash-async": "4.1.0", "prometheus-client": "0.26.0", "gunicorn": "27.0.1"}
 
 # "module:Class.member" -> the signature flaskobs was written against, or "attribute".
 SIGNATURES = {
@@ -68,6 +68,14 @@ DIGESTS = {
     "prometheus_client.mmap_dict:MmapedDict": "6e06f65ed9e69bbe",
     "prometheus_client.multiprocess:mark_process_dead": "4225817cc4d3bc1e",
     "prometheus_client.multiprocess:MultiProcessCollector.collect": "86fc50ce2593e7a2",
+    # gunicorn_metrics.exit_reason: the worker's alive, nr, max_requests and aborted, which the
+    # worker_exit hook (in the worker, on any Python-level exit) and child_exit (in the master,
+    # after waitpid) read.
+    "gunicorn.workers.base:Worker.__init__": "e0f1de2d60574066",
+    "gunicorn.workers.base:Worker.handle_abort": "ca347b2ae3685c09",
+    "gunicorn.arbiter:Arbiter.murder_workers": "3f8fbfdf473fe338",
+    "gunicorn.arbiter:Arbiter.spawn_worker": "6abc0d90b0b9f80b",
+    "gunicorn.arbiter:Arbiter.reap_workers": "ebcf4187e9ebf378",
 }
 
 
