@@ -79,7 +79,7 @@ def init_app(app: Flask, **options) -> State:
     check_app_config(app, cfg)
 
     recorder = metrics.install(app, cfg)
-    shipper = logs.install(app, cfg, recorder.log_events_dropped if recorder else None)
+    shipper = logs.install(app, cfg, recorder.log_shipping if recorder else None)
     readiness = health.Readiness(cfg.readiness_timeout)
     if shipper is not None:
         def log_queue():

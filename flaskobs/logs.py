@@ -127,7 +127,7 @@ class StdoutHandler(logging.StreamHandler):
         pass
 
 
-def install(app: Flask, settings: Settings, dropped_counter=None):
+def install(app: Flask, settings: Settings, counters=None):
     """JSON lines on stdout for the whole process (the root logger), and shipping when
     LOGSTASH_HOST is set; return the shipping handler or None."""
     formatter = JsonFormatter(settings.static_fields())
@@ -153,7 +153,7 @@ def install(app: Flask, settings: Settings, dropped_counter=None):
     if not settings.logstash_host:
         return None
     from . import logship
-    shipper = logship.install(settings, formatter, dropped_counter)
+    shipper = logship.install(settings, formatter, counters)
     shipper.addFilter(context)
     root.addHandler(shipper)
     access = logging.getLogger("gunicorn.access")

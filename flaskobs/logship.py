@@ -18,6 +18,8 @@ each one, when a new version changes what is overridden here.
   memory for the sender thread: a worker killed right after answering loses nothing it logged.
 - The backlog is bounded (LOG_QUEUE_MAX_EVENTS): past it new records still reach stdout
   but are not queued for shipping, and app_log_events_dropped_total counts them.
+- Delivery is counted (metrics.ShippingCounters): events confirmed, and batches Logstash did
+  not take, so "Logstash unreachable" is an alert, not a guess from the backlog.
 """
 
 import fcntl
@@ -253,6 +255,18 @@ class AckedTcpTransport(TcpTransport):
     the batch stays queued: at worst sent twice (each event carries event_id), never lost.
     """
 
+    counters = None  # metrics.ShippingCounters, when metrics are on
+
+    def send(self, events, use_logging=False):
+        try:
+            super().send(events, use_logging=use_logging)
+        except BaseException:
+            if self.counters is not None:
+                self.counters.failed.inc()
+            raise
+        if self.counters is not None:
+            self.counters.shipped.inc(len(events))
+
     def _send(self, events):
         self._sock.sendall(b"".join(events))
         self._sock.shutdown(socket.SHUT_WR)
@@ -272,10 +286,10 @@ class AckedTcpTransport(TcpTransport):
 class ShippingHandler(AsynchronousLogstashHandler):
     """AsynchronousLogstashHandler with the worker, cache and transport above, and a bound."""
 
-    def __init__(self, *, max_events: int, dropped_counter=None, **kwargs):
+    def __init__(self, *, max_events: int, counters=None, **kwargs):
         super().__init__(**kwargs)
         self.max_events = max_events
-        self._dropped = dropped_counter
+        self._dropped = counters.dropped if counters is not None else None
         self._held = threading.local()  # .events: the current request's records, until persist()
         self._writer = RequestWriter(self._database_path)
 
@@ -338,16 +352,17 @@ class ShippingHandler(AsynchronousLogstashHandler):
         self._start_worker_thread()
 
 
-def install(settings: Settings, formatter, dropped_counter=None) -> ShippingHandler:
+def install(settings: Settings, formatter, counters=None) -> ShippingHandler:
     directory = settings.log_queue_dir
     db_path = claim_slot(directory)
     adopted = adopt_orphans(directory, db_path)
     host, port = settings.logstash_host, settings.logstash_port
     transport = AckedTcpTransport(host, port, ssl_enable=False, ssl_verify=True, ssl_verify_flags=None,
                                   keyfile=None, certfile=None, ca_certs=None, timeout=constants.SOCKET_TIMEOUT)
+    transport.counters = counters
     handler = ShippingHandler(host=host, port=port, database_path=db_path, transport=transport,
                               event_ttl=settings.log_event_ttl, max_events=settings.log_queue_max_events,
-                              dropped_counter=dropped_counter)
+                              counters=counters)
     handler.setFormatter(formatter)
     # The worker's own warnings must not loop back into the queue they are about.
     worker_log = logging.getLogger("LogProcessingWorker")

@@ -17,6 +17,7 @@ dict lookup and three multiprocess value writes. Methods outside the standard on
 
 import os
 from time import perf_counter
+from typing import NamedTuple
 
 from flask import Flask
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -38,6 +39,13 @@ def multiprocess() -> bool:
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
+class ShippingCounters(NamedTuple):
+    """What the log shipper (logship.py) counts; workers' sender threads write them."""
+    dropped: Counter
+    shipped: Counter
+    failed: Counter
+
+
 class RequestMetrics:
     """The app's metric families, and the cheap ways to record into them."""
 
@@ -53,10 +61,14 @@ class RequestMetrics:
                                    ("method", "status"), registry=registry)
         self._db_latency = Histogram("flask_db_query_duration_seconds", "Database query latency", ("operation",),
                                      buckets=DB_BUCKETS, registry=registry)
-        self.log_events_dropped = Counter(
-            "app_log_events_dropped_total",
-            "Log records not queued for shipping because the queue was full (they still reached stdout)",
-            registry=registry)
+        self.log_shipping = ShippingCounters(
+            dropped=Counter("app_log_events_dropped_total", "Log records not queued for shipping because "
+                            "the queue was full (they still reached stdout)", registry=registry),
+            shipped=Counter("app_log_events_shipped_total", "Log events Logstash confirmed it read",
+                            registry=registry),
+            failed=Counter("app_log_ship_failures_total",
+                           "Batches of log events Logstash did not take (refused, reset, timed out); kept and retried",
+                           registry=registry))
         self._children: dict[tuple[str, str, str], tuple] = {}
         self._db_children: dict[str, object] = {}
 

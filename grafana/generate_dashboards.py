@@ -133,7 +133,9 @@ def gunicorn_workers() -> dict:
             prom("gunicorn_metrics_files", "files", "B")], "short"), 12, 8),
         (panel("timeseries", "Log shipping", [
             prom("sum(app_log_queue_events) or vector(0)", "queued events"),
-            prom(f"sum(rate(app_log_events_dropped_total[{RATE}]))", "dropped / s", "B")]), 24, 8),
+            prom(f"sum(rate(app_log_events_shipped_total[{RATE}]))", "shipped / s", "B"),
+            prom(f"sum(rate(app_log_ship_failures_total[{RATE}]))", "failed batches / s", "C"),
+            prom(f"sum(rate(app_log_events_dropped_total[{RATE}]))", "dropped / s", "D")]), 24, 8),
     ], links=[link("Flask service", "flask-service")])
 
 

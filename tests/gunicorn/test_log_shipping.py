@@ -123,3 +123,27 @@ def test_a_worker_killed_right_after_answering_loses_nothing_it_logged(tmp_path)
                        30, "every acknowledged 'item created' line at the sink")
         finally:
             sink.stop()
+
+
+def test_delivery_and_refusals_are_counted(tmp_path):
+    # app_log_ship_failures_total is what LogstashUnreachable alerts on; shipped counts what arrived.
+    port = free_port()  # nothing listens yet
+    ids = [f"count-{uuid.uuid4().hex}" for _ in range(20)]
+    with Gunicorn(tmp_path, LOGSTASH_HOST="127.0.0.1", LOGSTASH_PORT=port, GUNICORN_WORKERS=2,
+                  LOG_SHIP_ACCESS="true") as server:
+        post_items(server, ids)
+        wait_until(lambda: server.value("app_log_ship_failures_total") >= 2, 20, "refused batches to be counted")
+        assert server.value("app_log_events_shipped_total") == 0
+        sink = JsonLinesSink(port).start()
+        try:
+            wait_until(lambda: set(delivered(sink, set(ids))) >= expected(ids), 30, "every event at the sink")
+            wait_until(lambda: queued_on_disk(tmp_path / "log-queue") == 0, 10, "an empty queue")
+            wait_until(lambda: server.value("app_log_events_shipped_total") == len(sink.events), 10,
+                       f"shipped to read what the sink has ({len(sink.events)})")
+            failures = server.value("app_log_ship_failures_total")
+            post_items(server, ids[:1])
+            wait_until(lambda: server.value("app_log_events_shipped_total") == len(sink.events) >= 2 * len(ids) + 2,
+                       10, "the next request's events counted as shipped")
+            assert server.value("app_log_ship_failures_total") == failures  # delivered: no new failure
+        finally:
+            sink.stop()

@@ -35,6 +35,7 @@ SIGNATURES = {
     "logstash_async.worker:LogProcessingWorker.run": "(self)",
     "logstash_async.transport:TcpTransport._send": "(self, events)",
     "logstash_async.transport:TcpTransport._close": "(self, force=False)",
+    "logstash_async.transport:TcpTransport.send": "(self, events, use_logging=False)",
     "logstash_async.handler:AsynchronousLogstashHandler._start_worker_thread": "(self)",
     "logstash_async.handler:AsynchronousLogstashHandler._worker_thread_is_running": "()",
     "logstash_async.handler:AsynchronousLogstashHandler._setup_transport": "(self, **kwargs)",
