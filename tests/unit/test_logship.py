@@ -3,12 +3,15 @@
 import logging
 import multiprocessing
 import sqlite3
+from collections.abc import Callable
 
 import pytest
+from prometheus_client import CollectorRegistry, Counter
 from support.gunicorn import free_port
 from support.waiting import wait_until
 
 from flaskobs import logship, settings
+from flaskobs.metrics import ShippingCounters
 
 
 def _claim_and_report(directory, conn):
@@ -81,12 +84,11 @@ def test_backlog_counts_every_queued_event(tmp_path):
     assert logship.backlog_of(str(tmp_path / "missing.db")) == 0
 
 
-class _Counter:
-    def __init__(self):
-        self.value = 0
-
-    def inc(self):
-        self.value += 1
+def shipping_counters() -> tuple[ShippingCounters, Callable[[str], float]]:
+    """Real counters in a registry of their own, and a reader: count("dropped")."""
+    registry = CollectorRegistry()
+    counters = ShippingCounters(*(Counter(f"test_{n}", n, registry=registry) for n in ShippingCounters._fields))
+    return counters, lambda name: registry.get_sample_value(f"test_{name}_total")
 
 
 @pytest.fixture
@@ -95,10 +97,10 @@ def refused_port():
 
 
 def test_full_queue_rejects_new_records_and_counts_them(tmp_path, refused_port):
-    dropped = _Counter()
+    counters, count = shipping_counters()
     cfg = settings.load({"LOG_QUEUE_DIR": str(tmp_path), "LOGSTASH_HOST": "127.0.0.1",
                          "LOGSTASH_PORT": str(refused_port), "LOG_EVENT_TTL": "3600", "LOG_QUEUE_MAX_EVENTS": "100"})
-    handler = logship.install(cfg, logging.Formatter("%(message)s"), dropped)
+    handler = logship.install(cfg, logging.Formatter("%(message)s"), counters)
     try:
         logger = logging.getLogger("test.bound")
         logger.propagate = False
@@ -109,7 +111,9 @@ def test_full_queue_rejects_new_records_and_counts_them(tmp_path, refused_port):
         for i in range(3):
             logger.warning("over the bound %d", i)
         assert handler.backlog() == 100
-        assert dropped.value == 3
+        assert count("dropped") == 3
+        wait_until(lambda: count("failed") >= 1, 5, "the refused batch counted")
+        assert count("shipped") == 0
     finally:
         logging.getLogger("test.bound").removeHandler(handler)
         handler.close()
