@@ -48,10 +48,10 @@ def test_every_profile_is_valid_and_healthchecked(profile, env_file):
     ("app", {"app"}),
     ("proxy", {"app", "nginx"}),
     ("metrics", {"app", "nginx", "prometheus", "prometheus-rules", "alertmanager", "alertmanager-config",
-                 "nginx-exporter", "grafana"}),
+                 "nginx-exporter", "blackbox-exporter", "grafana"}),
     ("logs", {"app", "nginx", "elasticsearch", "setup", "logstash", "kibana", "shipping-on"}),
     ("full", {"app", "nginx", "prometheus", "prometheus-rules", "alertmanager", "alertmanager-config",
-              "nginx-exporter", "grafana",
+              "nginx-exporter", "blackbox-exporter", "grafana",
               "elasticsearch", "setup", "logstash", "kibana", "shipping-on"}),
 ])
 def test_profiles_start_the_documented_services(profile, expected, env_file):

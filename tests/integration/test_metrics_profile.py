@@ -3,8 +3,10 @@ carrying their id, every target is up, and every dashboard query returns data fr
 Prometheus: for the demo and for the bookshelf example."""
 
 import json
+import ssl
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -61,9 +63,49 @@ def test_targets_are_up(stack):
     def all_up():
         targets = requests.get(stack.prometheus + "/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
         health = {t["labels"]["job"]: t["health"] for t in targets}
-        return health if health == {"flask": "up", "nginx": "up", "alertmanager": "up", "prometheus": "up"} else None
+        return health if health == {"flask": "up", "nginx": "up", "alertmanager": "up", "prometheus": "up",
+                                    "tls": "up"} else None
     wait_until(all_up, 60, "every target to be up", 1)
     assert query(stack, "nginx_up")[0]["value"][1] == "1"
+    assert query(stack, 'probe_success{job="tls"}')[0]["value"][1] == "1"
+
+
+def not_after(cert: Path) -> float:
+    out = subprocess.run(["openssl", "x509", "-enddate", "-noout", "-in", str(cert)], capture_output=True, text=True,
+                         check=True).stdout
+    return ssl.cert_time_to_seconds(out.strip().removeprefix("notAfter="))
+
+
+def expiry_alerts(stack) -> list[dict]:
+    return query(stack, 'ALERTS{alertname="TlsCertificateExpiresSoon",alertstate="firing"}')
+
+
+def test_the_served_certificate_is_watched_and_a_near_end_fires(stack):
+    """The probe reads the certificate Nginx serves; one with 5 days left, loaded by the reload a
+    renewal does, makes TlsCertificateExpiresSoon fire as a warning; the next renewal ends it."""
+    def probed() -> float | None:
+        found = query(stack, 'probe_ssl_earliest_cert_expiry{job="tls"}')
+        return float(found[0]["value"][1]) if found else None
+    wait_until(lambda: probed() == not_after(stack.certs), 60, "the served certificate's end, probed", 1)
+    assert not expiry_alerts(stack)  # 825 days left
+
+    saved = {name: (stack.certs.parent / name).read_bytes() for name in ("tls.crt", "tls.key")}
+    short = stack.certs.parent / "short"
+    short.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "5", "-subj", "/CN=localhost",
+                    "-keyout", str(short / "tls.key"), "-out", str(short / "tls.crt")], check=True, capture_output=True)
+    try:
+        for name in saved:
+            (stack.certs.parent / name).write_bytes((short / name).read_bytes())
+        stack.exec("nginx", "nginx", "-s", "reload")
+        firing = wait_until(lambda: expiry_alerts(stack), 90, "TlsCertificateExpiresSoon firing", 2)
+        assert [a["metric"]["severity"] for a in firing] == ["warning"]  # 5 days: not yet critical
+        assert probed() == not_after(short / "tls.crt")
+    finally:
+        for name, data in saved.items():
+            (stack.certs.parent / name).write_bytes(data)
+        stack.exec("nginx", "nginx", "-s", "reload")
+    wait_until(lambda: not expiry_alerts(stack), 90, "the alert to end after the renewal", 2)
 
 
 def test_request_total_in_prometheus_equals_requests_sent(stack, traffic):
@@ -123,11 +165,12 @@ def dashboard_queries() -> list[tuple[str, str, str]]:
 
 
 def test_every_dashboard_query_returns_data(stack, traffic):
-    # Three scrapes after the traffic, so every rate() has samples in its window.
+    # Three scrapes of the traffic's series in the last minute, so every rate() has samples in its
+    # window (up's samples are not enough: the series of the traffic appear at its first scrape).
     def scrapes() -> float:
-        found = query(stack, 'count_over_time(up{job="flask"}[1m])')  # nothing before the first scrape
+        found = query(stack, "min(count_over_time(flask_http_request_duration_seconds_count[1m]))")
         return float(found[0]["value"][1]) if found else 0.0
-    wait_until(lambda: scrapes() >= 4, 90, "four scrapes of the app", 1)
+    wait_until(lambda: scrapes() >= 3, 90, "three scrapes of the traffic's series", 1)
     empty = []
     for name, title, expr in dashboard_queries():
         if not query(stack, expr.replace("$__rate_interval", "1m")):
