@@ -153,7 +153,15 @@ def nginx() -> dict:
             prom("sum(nginx_connections_waiting)", "waiting (keep-alive)", "C")]), 12, 8),
         (panel("timeseries", "Requests / s", [prom(f"sum(rate(nginx_http_requests_total[{RATE}]))", "requests")],
                "reqps"), 12, 8),
-        # stub_status has no status codes or timings: they come from Nginx's JSON access log (logs profile).
+        # Status codes from Nginx itself (njs, port 8081): its own 502/504/429 included.
+        (panel("timeseries", "Responses / s by status", [prom(
+            f"sum by (code) (rate(nginx_http_responses_total[{RATE}]))", "{{code}}")], "reqps"), 12, 8),
+        (panel("timeseries", "5xx and 429 share of responses", [
+            prom(f'(sum(rate(nginx_http_responses_total{{code=~"5.."}}[{RATE}])) or vector(0))'
+                 f" / sum(rate(nginx_http_responses_total[{RATE}]))", "5xx"),
+            prom(f'(sum(rate(nginx_http_responses_total{{code="429"}}[{RATE}])) or vector(0))'
+                 f" / sum(rate(nginx_http_responses_total[{RATE}]))", "429", "B")], "percentunit"), 12, 8),
+        # stub_status has no timings: they come from Nginx's JSON access log (logs profile).
         (panel("timeseries", "Responses by status class (access log, logs profile)",
                [es_count_by("status_class", 'logger:"nginx.access"')], description=NEEDS_ES, datasource=ES), 12, 8),
         (panel("timeseries", "Upstream response time (access log, logs profile)", [

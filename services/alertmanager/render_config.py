@@ -156,6 +156,8 @@ def render(env) -> dict:
             # A service that is down: its other alerts are consequences.
             {"source_matchers": [f'alertname=~"{down}"'], "target_matchers": [f'alertname!~"{down}"'],
              "equal": ["job"]},
+            # The app down: Nginx answers its requests with 502s, a consequence too (another job).
+            {"source_matchers": ['alertname="FlaskTargetDown"'], "target_matchers": ['alertname="NginxHigh5xxRatio"']},
             # The critical form of an alert silences its warning form.
             {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
              "equal": ["alertname", "job"]},

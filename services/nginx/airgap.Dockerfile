@@ -1,13 +1,14 @@
 # Nginx from Debian packages, laid out like the upstream image
-# (config in /etc/nginx, logs to stdout/stderr, `nginx -g 'daemon off;'`).
+# (config in /etc/nginx, logs to stdout/stderr, `nginx -g 'daemon off;'`), with njs as the
+# upstream image has it (services/nginx/config/nginx.conf loads it, for both images).
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 # Versions come from the Debian suite the image is built from (DEBIAN_SUITE, its mirror);
 # exact pins would break at every point release of it (DL3008).
 # hadolint ignore=DL3008
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light gettext-base curl ca-certificates \
- && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light libnginx-mod-http-js gettext-base curl ca-certificates \
+ && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default /etc/nginx/modules-enabled/*js.conf \
  && ln -sf /dev/stdout /var/log/nginx/access.log \
  && ln -sf /dev/stderr /var/log/nginx/error.log
 STOPSIGNAL SIGQUIT

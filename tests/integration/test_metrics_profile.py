@@ -62,9 +62,10 @@ def traffic(stack):
 def test_targets_are_up(stack):
     def all_up():
         targets = requests.get(stack.prometheus + "/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
-        health = {t["labels"]["job"]: t["health"] for t in targets}
-        return health if health == {"flask": "up", "nginx": "up", "alertmanager": "up", "prometheus": "up",
-                                    "tls": "up"} else None
+        health = {(t["labels"]["job"], t["labels"]["instance"]): t["health"] for t in targets}
+        expected = {("flask", "app:9101"), ("nginx", "nginx-exporter:9113"), ("nginx", "nginx:8081"),
+                    ("alertmanager", "alertmanager:9093"), ("prometheus", "localhost:9090"), ("tls", "nginx:8443")}
+        return health if set(health) == expected and set(health.values()) == {"up"} else None
     wait_until(all_up, 60, "every target to be up", 1)
     assert query(stack, "nginx_up")[0]["value"][1] == "1"
     assert query(stack, 'probe_success{job="tls"}')[0]["value"][1] == "1"
@@ -106,6 +107,14 @@ def test_the_served_certificate_is_watched_and_a_near_end_fires(stack):
             (stack.certs.parent / name).write_bytes(data)
         stack.exec("nginx", "nginx", "-s", "reload")
     wait_until(lambda: not expiry_alerts(stack), 90, "the alert to end after the renewal", 2)
+
+
+def test_nginx_counts_its_answers_by_status(stack, traffic):
+    """Nginx's own counts (exact per request: tests/integration/test_proxy_profile.py) reach Prometheus."""
+    def counted() -> float:
+        found = query(stack, 'sum(nginx_http_responses_total{code=~"200|404"})')
+        return float(found[0]["value"][1]) if found else 0.0
+    wait_until(lambda: counted() >= traffic, 60, f"at least the {traffic} answers of the traffic", 1)
 
 
 def test_request_total_in_prometheus_equals_requests_sent(stack, traffic):

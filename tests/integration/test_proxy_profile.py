@@ -3,6 +3,7 @@ published ports, and from inside the compose network where the test needs anothe
 Nginx's own behaviour, with the demo behind it (test_metrics_profile.py proves the request
 path through Nginx for both apps)."""
 
+import collections
 import json
 import re
 import socket
@@ -27,8 +28,9 @@ def stack(tmp_path_factory):
     """One TLS proxy stack for the module; a tight rate limit makes the burst test short."""
     require_images("PYTHON_IMAGE", "DEBIAN_IMAGE", "NGINX_IMAGE")
     workdir = tmp_path_factory.mktemp("proxy")
+    # NGINX_ACCESS_LOG_FILE=on: two access logs per request (stdout and the file for Logstash).
     with compose_stack("proxy", ["proxy"], workdir, RATE_LIMIT="10r/s", RATE_LIMIT_BURST="10",
-                       **DEMO.env()) as running:
+                       NGINX_ACCESS_LOG_FILE="on", **DEMO.env()) as running:
         running.certs = workdir / "certs" / "tls.crt"
         yield running
 
@@ -160,6 +162,27 @@ def test_burst_gets_429_while_another_client_is_served(stack):
     assert stack.exec("app", "python3", "-c", probe).strip() == "200"
 
 
+def nginx_responses(stack) -> dict[str, int]:
+    """Nginx's responses by status code, as Prometheus scrapes them (port 8081, inside the network)."""
+    text = stack.exec("nginx", "curl", "-fsS", "http://127.0.0.1:8081/metrics")
+    return {code: int(n) for code, n in re.findall(r'^nginx_http_responses_total\{code="(\d{3})"\} (\d+)$', text, re.M)}
+
+
+def test_every_answer_is_counted_once_under_its_status(stack):
+    """What Nginx answers, 429s and its own 404 JSON included, counts once per request in
+    nginx_http_responses_total, though two access logs write each request here."""
+    wait_until(lambda: https(stack, "/healthz").status_code == 200, 10, "the rate limit to let a request through")
+    before = nginx_responses(stack)
+    base = stack.url("nginx", 8443, "https")
+    with requests.Session() as session:
+        statuses = [session.get(base + path, verify=str(stack.certs), timeout=10).status_code
+                    for path in ["/api/hello"] * 30 + ["/no/such/page"] * 3]
+    sent = collections.Counter(str(status) for status in statuses)
+    assert "429" in sent and "200" in sent, statuses
+    expected = {code: before.get(code, 0) + sent.get(code, 0) for code in set(before) | set(sent)}
+    wait_until(lambda: nginx_responses(stack) == expected, 10, f"the counts to read {expected}", 0.5)
+
+
 def test_slow_client_is_cut_off_and_others_are_served(stack):
     host, port = stack.url("nginx", 8080).split("//")[1].split(":")
     with socket.create_connection((host, int(port)), timeout=30) as slow:
@@ -175,9 +198,12 @@ def test_app_down_gives_a_json_502(stack):
     """Last in the module: it stops the app container."""
     stack.service("stop", "app")
     try:
+        before = nginx_responses(stack).get("502", 0)
         response = https(stack, "/api/hello")
         body = assert_json_error(response, 502)
         assert body["error"] == "the app is not answering"
+        # One client-facing 502, though Nginx tried the app twice and its 502 server once.
+        wait_until(lambda: nginx_responses(stack).get("502", 0) == before + 1, 10, "the 502 counted once")
     finally:
         stack.service("start", "app")
         wait_until(lambda: stack.health("app") == "healthy", 60, "the app healthy again, for the tests after")

@@ -102,7 +102,8 @@ def nginx_run(image: str, *docker_args: str, env: dict[str, str],
     """`docker run` of our Nginx configuration alone, as the nginx service starts it: templates
     mounted read-only, rendered by render.sh into a tmpfs, `app` resolving to the host side."""
     cmd = ["docker", "run", *docker_args, "--add-host", "app:127.0.0.1", "--tmpfs", "/etc/nginx/conf.d",
-           "-v", f"{ROOT}/services/nginx/config:/etc/nginx/flaskobs:ro", "--entrypoint", "/bin/sh"]
+           "-v", f"{ROOT}/services/nginx/config:/etc/nginx/flaskobs:ro",
+           "-v", f"{ROOT}/services/nginx/config/nginx.conf:/etc/nginx/nginx.conf:ro", "--entrypoint", "/bin/sh"]
     for key, value in env.items():
         cmd += ["-e", f"{key}={value}"]
     return [*cmd, image, "/etc/nginx/flaskobs/render.sh", *command]

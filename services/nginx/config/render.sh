@@ -1,13 +1,14 @@
 #!/bin/sh
 # Entry point of the nginx service: check the settings, render templates/*.template into
 # /etc/nginx/conf.d (a tmpfs), check the result with `nginx -t`, then exec nginx.
-# The image's own /etc/nginx/nginx.conf (upstream or Debian) is kept; it includes conf.d/*.conf.
+# Our nginx.conf (mounted over the image's) includes conf.d/*.main and conf.d/*.conf.
 # Every setting's default is here, and only here (compose.yaml passes .env's values as they are).
 set -eu
 here=$(dirname "$0")
 fail() { echo "nginx config: $*" >&2; exit 2; }
 
 TLS=${TLS:-on}
+worker=$(id -u nginx >/dev/null 2>&1 && echo nginx || echo www-data)  # upstream image: nginx; Debian: www-data
 : "${RATE_LIMIT:=20r/s}" "${RATE_LIMIT_BURST:=40}" "${CLIENT_MAX_BODY_SIZE:=1m}" "${PUBLIC_HTTPS_PORT:=8443}" \
   "${PUBLIC_HTTP_PORT:=8080}"
 case "$TLS" in on|off) ;; *) fail "TLS=$TLS is not allowed; allowed: on, off" ;; esac
@@ -62,7 +63,6 @@ case "$mode" in
   on)
     dir=/var/log/nginx/flaskobs
     mkdir -p "$dir"
-    worker=$(id -u nginx >/dev/null 2>&1 && echo nginx || echo www-data)
     chown "$worker" "$dir"
     ACCESS_LOG_FILE="access_log $dir/access-\$log_day.json flaskobs_json;"
     (while sleep 3600; do find "$dir" -name 'access-*.json' -mtime +2 -delete; done) &
@@ -75,6 +75,7 @@ export APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NA
 
 # Only our variables are substituted; nginx's own $variables stay as they are.
 vars='${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${HTTP_SUFFIX} ${PUBLIC_HTTPS_PORT} ${PUBLIC_HTTP_PORT} ${ACCESS_LOG_FILE} ${APP_UPSTREAM} ${STATIC_LOCATION} ${CONTENT_SECURITY_POLICY}'
+printf 'user %s;\n' "$worker" > /etc/nginx/conf.d/user.main  # nginx.conf includes *.main
 render() { envsubst "$vars" < "$here/templates/$1.template" > "/etc/nginx/conf.d/$2"; }
 render http.conf 00-http.conf
 render internal.conf 10-internal.conf
