@@ -157,7 +157,7 @@ def test_the_apps_memory_and_its_limit_are_exported(stack):
 def test_rules_are_loaded(stack):
     groups = requests.get(stack.prometheus + "/api/v1/rules", timeout=10).json()["data"]["groups"]
     assert {g["name"] for g in groups} == {"flask.recording", "flask.alerts", "nginx.alerts", "logs.alerts",
-                                          "alertmanager.alerts", "slo.recording", "slo.alerts"}
+                                          "alertmanager.alerts", "prometheus.alerts", "slo.recording", "slo.alerts"}
     for group in groups:
         for rule in group["rules"]:
             assert rule["health"] in ("ok", "unknown"), rule
