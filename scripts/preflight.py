@@ -113,17 +113,24 @@ RENDERERS = {"alertmanager-config": "services/alertmanager/render_config.py",
              "prometheus-rules": "prometheus/slo/render_slo_rules.py"}
 
 
+def load_script(path: str):
+    """Import one of the checkout's stand-alone scripts (they run in containers, outside any
+    package) as a module, to call its functions."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def check_rendered_settings(svc: dict) -> None:
     """The ALERT_* and SLO_* settings as the one-shots will read them, checked by their own code
     now: a bad one is named here, not in a container's log after `up` failed."""
-    import importlib.util
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     for service, script in RENDERERS.items():
         if service not in svc:
             continue
-        spec = importlib.util.spec_from_file_location(f"renderer_{service}", os.path.join(root, script))
-        renderer = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(renderer)
+        renderer = load_script(os.path.join(root, script))
         try:
             renderer.render(svc[service].get("environment") or {})
         except renderer.ConfigError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts import preflight
 from scripts.init_env import make_certs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,14 +88,8 @@ def tool_in_image(variable: str, tool: str, *args: str,
 
 
 def load_script(relative: str):
-    """Import one of the checkout's stand-alone scripts (they run in containers, outside any
-    package) as a module, for tests to call its functions."""
-    import importlib.util
-    path = ROOT / relative
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """One of the checkout's stand-alone scripts as a module (preflight's loader), by its path in the checkout."""
+    return preflight.load_script(str(ROOT / relative))
 
 
 def nginx_run(image: str, *docker_args: str, env: dict[str, str],
