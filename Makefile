@@ -79,12 +79,13 @@ alerts: ## List the alerts Alertmanager holds, and the silences
 	@$(AMTOOL) alert query --active --silenced --inhibited
 	@echo; $(AMTOOL) silence query
 
+SILENCE_FOR = $(or $(FOR),2h)
 silence: ## Hold back alert ALERT for FOR (default 2h): make silence ALERT=FlaskTargetDown FOR=30m
 	@[ -n "$(ALERT)" ] || { echo "silence: ALERT is not set; allowed: an alert name, such as FlaskTargetDown (see make alerts)" >&2; exit 2; }
 	@echo "$(ALERT)" | grep -Eq '^[A-Za-z_][A-Za-z0-9_]*$$' || { echo "silence: ALERT=$(ALERT) is not an alert name; allowed: letters, digits, _" >&2; exit 2; }
-	@echo "$(or $(FOR),2h)" | grep -Eq '^([0-9]+(m|h|d|w))+$$' || { echo "silence: FOR=$(FOR) is not a duration; allowed: for example 30m, 2h, 1d" >&2; exit 2; }
-	@$(AMTOOL) silence add alertname="$(ALERT)" --duration="$(or $(FOR),2h)" \
-	  --author="$${USER:-make}" --comment="make silence ALERT=$(ALERT) FOR=$(or $(FOR),2h)"
+	@echo "$(SILENCE_FOR)" | grep -Eq '^([0-9]+(m|h|d|w))+$$' || { echo "silence: FOR=$(FOR) is not a duration; allowed: for example 30m, 2h, 1d" >&2; exit 2; }
+	@$(AMTOOL) silence add alertname="$(ALERT)" --duration="$(SILENCE_FOR)" \
+	  --author="$${USER:-make}" --comment="make silence ALERT=$(ALERT) FOR=$(SILENCE_FOR)"
 
 logs: ## Follow the logs of every service (SERVICE=name for one)
 	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) logs -f --tail=100 $(SERVICE)

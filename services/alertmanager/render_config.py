@@ -99,8 +99,9 @@ def receivers(env) -> tuple[list[dict], list[dict]]:
         channel = _get(env, "ALERT_SLACK_CHANNEL")
         if channel:
             entry["channel"] = channel
-        page.append({"slack_configs": [entry]})
-        chat.append({"slack_configs": [entry]})
+        config = {"slack_configs": [entry]}
+        page.append(config)
+        chat.append(config)
     email = {name: _address(env, name) for name in ("ALERT_EMAIL_TO", "ALERT_EMAIL_FROM")}
     email["ALERT_SMTP_SMARTHOST"] = _host_port(env, "ALERT_SMTP_SMARTHOST")
     if any(email.values()):
@@ -136,9 +137,9 @@ def _merge(configs: list[dict]) -> dict:
 
 def render(env) -> dict:
     page, chat = receivers(env)
+    critical_repeat = _duration(env, "ALERT_REPEAT_INTERVAL_CRITICAL", "1h")
     routes = [
-        {"matchers": ['severity="critical"'], "receiver": "page",
-         "repeat_interval": _duration(env, "ALERT_REPEAT_INTERVAL_CRITICAL", "1h")},
+        {"matchers": ['severity="critical"'], "receiver": "page", "repeat_interval": critical_repeat},
         {"matchers": ['severity="warning"'], "receiver": "chat",
          "repeat_interval": _duration(env, "ALERT_REPEAT_INTERVAL_WARNING", "12h")},
     ]
@@ -149,7 +150,7 @@ def render(env) -> dict:
             "group_by": ["alertname", "job"],
             "group_wait": _duration(env, "ALERT_GROUP_WAIT", "30s"),
             "group_interval": _duration(env, "ALERT_GROUP_INTERVAL", "5m"),
-            "repeat_interval": _duration(env, "ALERT_REPEAT_INTERVAL_CRITICAL", "1h"),
+            "repeat_interval": critical_repeat,  # the default route is the page
             "routes": routes,
         },
         "inhibit_rules": [
