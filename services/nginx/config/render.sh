@@ -35,6 +35,12 @@ SERVER_NAME=${SERVER_NAME:-localhost 127.0.0.1}
 APP_UPSTREAM=${APP_UPSTREAM:-app:8000}
 echo "$APP_UPSTREAM" | grep -Eq '^([A-Za-z0-9._-]+:[0-9]{1,5}|unix:/[A-Za-z0-9._/-]+)$' \
   || fail "APP_UPSTREAM=$APP_UPSTREAM is not host:port or unix:/path"
+# A host name is looked up again every APP_RESOLVE_INTERVAL seconds (Swarm: tasks.app, one
+# address per replica), and Nginx reloaded when its addresses change: nginx 1.26 resolves an
+# upstream's names only when it loads its configuration.
+: "${APP_RESOLVE_INTERVAL:=2}"
+echo "$APP_RESOLVE_INTERVAL" | grep -Eq '^[0-9]{1,2}$' && [ "$APP_RESOLVE_INTERVAL" -ge 1 ] \
+  || fail "APP_RESOLVE_INTERVAL=$APP_RESOLVE_INTERVAL must be a whole number of seconds, 1-99"
 STATIC_LOCATION=""
 if [ -n "${APP_STATIC_DIR:-}" ]; then
   STATIC_LOCATION="include /etc/nginx/conf.d/static-location.inc;"
@@ -71,12 +77,41 @@ case "$mode" in
 esac
 export APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NAME HTTPS_SUFFIX HTTP_SUFFIX \
   PUBLIC_HTTPS_PORT PUBLIC_HTTP_PORT ACCESS_LOG_FILE \
-  APP_UPSTREAM STATIC_LOCATION CONTENT_SECURITY_POLICY
+  STATIC_LOCATION CONTENT_SECURITY_POLICY
 
 # Only our variables are substituted; nginx's own $variables stay as they are.
-vars='${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${HTTP_SUFFIX} ${PUBLIC_HTTPS_PORT} ${PUBLIC_HTTP_PORT} ${ACCESS_LOG_FILE} ${APP_UPSTREAM} ${STATIC_LOCATION} ${CONTENT_SECURITY_POLICY}'
+vars='${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${HTTP_SUFFIX} ${PUBLIC_HTTPS_PORT} ${PUBLIC_HTTP_PORT} ${ACCESS_LOG_FILE} ${STATIC_LOCATION} ${CONTENT_SECURITY_POLICY}'
+# The upstream's servers for the app (http.conf includes them). One address: listed twice and
+# never ejected (max_fails=0), so a retry after one closed connection reaches it again. Several
+# (replicas): each once; one that fails is skipped for 5 s while the others answer. None (the
+# name does not resolve yet): the JSON 502 server, until it does.
+app_servers() {
+  case "$APP_UPSTREAM" in
+    unix:*) printf 'server %s max_fails=0;\nserver %s max_fails=0;\n' "$APP_UPSTREAM" "$APP_UPSTREAM"; return ;;
+  esac
+  port=${APP_UPSTREAM##*:}
+  addresses=$(getent ahostsv4 "${APP_UPSTREAM%:*}" | awk '{print $1}' | sort -u)
+  set -- $addresses
+  case $# in
+    0) echo "server 127.0.0.1:8082;  # ${APP_UPSTREAM%:*} does not resolve" ;;
+    1) printf 'server %s:%s max_fails=0;\nserver %s:%s max_fails=0;\n' "$1" "$port" "$1" "$port" ;;
+    *) for a in "$@"; do echo "server $a:$port max_fails=1 fail_timeout=5s;"; done ;;
+  esac
+}
+follow_app() {
+  conf=/etc/nginx/conf.d/app-servers.inc
+  while sleep "$APP_RESOLVE_INTERVAL"; do
+    app_servers > "$conf.new"
+    if ! cmp -s "$conf.new" "$conf"; then
+      mv "$conf.new" "$conf"
+      echo "nginx config: the app's addresses changed, reloading:" $(awk '{print $2}' "$conf" | sort -u) >&2
+      nginx -s reload || echo "nginx config: reload failed; the old addresses stay in use" >&2
+    fi
+  done
+}
 printf 'user %s;\n' "$worker" > /etc/nginx/conf.d/user.main  # nginx.conf includes *.main
 render() { envsubst "$vars" < "$here/templates/$1.template" > "/etc/nginx/conf.d/$2"; }
+app_servers > /etc/nginx/conf.d/app-servers.inc
 render http.conf 00-http.conf
 render internal.conf 10-internal.conf
 render static-location.conf static-location.inc
@@ -95,4 +130,5 @@ if [ -n "$APP_URL_PREFIX" ]; then
   printf 'location = %s { return 301 %s/; }\n' "$APP_URL_PREFIX" "$APP_URL_PREFIX" >> /etc/nginx/conf.d/app-locations.inc
 fi
 nginx -t -q
+case "$APP_UPSTREAM" in unix:*) ;; *) follow_app & ;; esac
 exec "$@"
