@@ -95,7 +95,8 @@ def when_ready(server):
     if _metrics_dir and _cfg.metrics_enabled:
         from flaskobs import gunicorn_metrics
         queue_dir = _cfg.log_queue_dir if _cfg.logstash_host and "LOG_QUEUE_DIR" in _env else None
-        gunicorn_metrics.start(server, _metrics_port, log_queue_dir=queue_dir)
+        from flaskobs.settings import deployment_labels
+        gunicorn_metrics.start(server, _metrics_port, log_queue_dir=queue_dir, labels=deployment_labels(_env))
         server.log.info("metrics on :%d", _metrics_port)
 
 

@@ -173,12 +173,29 @@ class GunicornCollector:
                                     value=backlog)
 
 
-def start(arbiter, port: int, host: str = "0.0.0.0", log_queue_dir: str | None = None) -> None:  # nosec B104
+class _Labelled:
+    """Other collectors' metrics with `labels` added to every sample (a sample's own label of the
+    same name wins): which node and replica served them, when an orchestrator runs several."""
+
+    def __init__(self, collectors, labels: dict[str, str]):
+        self.collectors = collectors
+        self.labels = labels
+
+    def collect(self):
+        for collector in self.collectors:
+            for metric in collector.collect():
+                if self.labels:
+                    metric.samples = [s._replace(labels={**self.labels, **s.labels}) for s in metric.samples]
+                yield metric
+
+
+def start(arbiter, port: int, host: str = "0.0.0.0", log_queue_dir: str | None = None,  # nosec B104
+          labels: dict[str, str] | None = None) -> None:
     """Start the metrics server in the master (call from `when_ready`). All interfaces, as
     Prometheus scrapes it from another container; the port is never published."""
     registry = CollectorRegistry()
-    _LockedMultiProcessCollector(registry)
-    registry.register(GunicornCollector(arbiter, log_queue_dir))
+    collectors = [_LockedMultiProcessCollector(None), GunicornCollector(arbiter, log_queue_dir)]
+    registry.register(_Labelled(collectors, labels or {}))
     start_http_server(port, host, registry=registry)
 
 

@@ -124,6 +124,9 @@ SPECS: dict[str, Spec] = {
                     "production, development or test; production refuses a weak SECRET_KEY and DEBUG"),
     "service_name": Spec("SERVICE_NAME", _str("flask-app"), "the service field of every log line"),
     "app_version": Spec("APP_VERSION", _str("dev"), "on log lines and in flask_app_info"),
+    # Set per replica by an orchestrator (Swarm: {{.Node.Hostname}}, {{.Task.Slot}}); empty: left out.
+    "deploy_node": Spec("DEPLOY_NODE", _str(""), "the node label on metrics and node field on log lines"),
+    "deploy_replica": Spec("DEPLOY_REPLICA", _str(""), "the replica label on metrics and log lines"),
     "proxy_fix_x_for": Spec("PROXY_FIX_X_FOR", _int(0, 0, 10), "trusted proxy hops for X-Forwarded-For"),
     "proxy_fix_x_proto": Spec("PROXY_FIX_X_PROTO", _int(0, 0, 10), "trusted hops for X-Forwarded-Proto"),
     "proxy_fix_x_host": Spec("PROXY_FIX_X_HOST", _int(0, 0, 10), "trusted hops for X-Forwarded-Host"),
@@ -154,6 +157,8 @@ class Settings:
     app_env: str
     service_name: str
     app_version: str
+    deploy_node: str
+    deploy_replica: str
     proxy_fix_x_for: int
     proxy_fix_x_proto: int
     proxy_fix_x_host: int
@@ -177,7 +182,8 @@ class Settings:
 
     def static_fields(self) -> dict:
         """The fields every log line carries."""
-        return {"service": self.service_name, "environment": self.app_env, "version": self.app_version}
+        return {"service": self.service_name, "environment": self.app_env, "version": self.app_version,
+                **deployment_labels({"DEPLOY_NODE": self.deploy_node, "DEPLOY_REPLICA": self.deploy_replica})}
 
 
 if set(SPECS) != {f.name for f in fields(Settings)}:  # one table, one dataclass: keep them in step
@@ -220,4 +226,14 @@ def identity(env: Mapping[str, str] | None = None) -> dict:
     env = os.environ if env is None else env
     return {"service": SPECS["service_name"].read(env, "SERVICE_NAME"),
             "environment": SPECS["app_env"].read(env, "APP_ENV"),
-            "version": SPECS["app_version"].read(env, "APP_VERSION")}
+            "version": SPECS["app_version"].read(env, "APP_VERSION"),
+            **deployment_labels(env)}
+
+
+def deployment_labels(env: Mapping[str, str] | None = None) -> dict:
+    """Which node and replica this is ({"node": ..., "replica": ...}, the ones set): labels on
+    every metric and fields on every log line, so replicas are told apart and summed."""
+    env = os.environ if env is None else env
+    labels = {"node": SPECS["deploy_node"].read(env, "DEPLOY_NODE"),
+              "replica": SPECS["deploy_replica"].read(env, "DEPLOY_REPLICA")}
+    return {key: value for key, value in labels.items() if value}

@@ -1,5 +1,6 @@
 """Metrics under real Gunicorn workers: exact, monotonic, and cheap to scrape under churn."""
 
+import json
 import os
 import signal
 import statistics
@@ -119,3 +120,17 @@ def test_workers_the_master_stops_are_counted_as_stopped(tmp_path):
         text = server.scrape()
         assert unplanned(server, text) == 0, text
         assert server.value("gunicorn_workers", text) == 2
+
+
+def test_replicas_label_their_metrics_and_logs(tmp_path):
+    """An orchestrator's replicas (DEPLOY_NODE, DEPLOY_REPLICA) are told apart on every series and
+    log line, and summed by dropping the labels; without them nothing changes (the tests above)."""
+    with Gunicorn(tmp_path, GUNICORN_WORKERS=2, DEPLOY_NODE="node-a", DEPLOY_REPLICA="2") as server:
+        hit(server, 6)
+        labelled = r'flask_http_request_total\{method="GET",node="node-a",replica="2",status="200"\}'
+        wait_until(lambda: server.value(labelled) == 6, 5, "the labelled count to read 6", 0.2)
+        text = server.scrape()
+        samples = [line for line in text.splitlines() if line and not line.startswith("#")]
+        assert samples and all('node="node-a"' in line and 'replica="2"' in line for line in samples), samples[:5]
+        lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+        assert lines and all((line["node"], line["replica"]) == ("node-a", "2") for line in lines), lines[:3]
