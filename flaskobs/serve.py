@@ -1,6 +1,7 @@
 """`flaskobs-serve [gunicorn options]`: Gunicorn with flaskobs.gunicorn_conf, serving APP_MODULE.
 
-It empties the multiprocess metrics directory before Gunicorn's Python starts: prometheus_client
+It sets each X from X_FILE for the Docker secrets in /run/secrets (secrets_from_files), and empties
+the multiprocess metrics directory before Gunicorn's Python starts: prometheus_client
 picks its value class when it is first imported, and files left by a previous run would be
 summed into the new counters. Without PROMETHEUS_MULTIPROC_DIR it makes a private one.
 """
@@ -28,9 +29,38 @@ def prepare_metrics_dir(env) -> str:
     return directory
 
 
+SECRETS_DIR = "/run/secrets"  # nosec B105  # where Docker mounts a service's secrets (a path, not a secret)
+
+
+def secrets_from_files(env, directory: str = SECRETS_DIR) -> list[str]:
+    """For each X_FILE naming a file in `directory` while X is unset, set X to the file's text,
+    so an app that reads os.environ (any app, not only flaskobs's settings) gets its Docker
+    secrets. Only that directory: other *_FILE settings (LOG_FILE=...) mean something else.
+    Returns the names set; raises ValueError naming the variable when a file cannot be read."""
+    prefix = directory.rstrip("/") + "/"
+    done = []
+    for name, path in sorted(env.items()):
+        target = name[:-len("_FILE")]
+        if not (name.endswith("_FILE") and target and path.startswith(prefix)) or env.get(target, "").strip():
+            continue
+        try:
+            with open(path) as f:
+                env[target] = f.read().strip()
+        except OSError as exc:
+            raise ValueError(f"{name}={path!r} cannot be read ({exc.strerror}); "
+                             f"check the secret is granted to this service") from None
+        done.append(target)
+    return done
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     env = dict(os.environ)
+    try:
+        secrets_from_files(env)
+    except ValueError as exc:
+        sys.stderr.write(f"configuration error: {exc}\n")
+        sys.exit(2)
     try:
         prepare_metrics_dir(env)
     except OSError as exc:
