@@ -6,15 +6,31 @@ import pytest
 from support.docker import ROOT, load_script, tool_in_image
 
 
-def promtool(*args: str, mounts: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def promtool(*args: str, mounts: dict[str, str] | None = None,
+             platform: str = "compose") -> subprocess.CompletedProcess:
     return tool_in_image("PROMETHEUS_IMAGE", "promtool", *args,
-                         mounts={f"{ROOT}/prometheus": "/etc/prometheus", **(mounts or {})})
+                         mounts={f"{ROOT}/prometheus": "/etc/prometheus",
+                                 f"{ROOT}/prometheus/targets/{platform}": "/etc/prometheus-targets", **(mounts or {})})
 
 
-def test_config_is_valid():
-    out = promtool("check", "config", "/etc/prometheus/prometheus.yml")
+@pytest.mark.parametrize("platform", ["compose", "swarm"])
+def test_config_is_valid(platform):
+    out = promtool("check", "config", "/etc/prometheus/prometheus.yml", platform=platform)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "SUCCESS" in out.stdout
+
+
+@pytest.mark.parametrize("platform", ["compose", "swarm"])
+def test_each_platform_scrapes_the_app_and_nginx(platform):
+    """prometheus.yml leaves the app's and Nginx's jobs to the platform's targets file, which
+    it loads from where both platforms mount it."""
+    import yaml
+    main = yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text())
+    assert main["scrape_config_files"] == ["/etc/prometheus-targets/*.yml"]
+    targets = yaml.safe_load((ROOT / f"prometheus/targets/{platform}/targets.yml").read_text())
+    jobs = [job["job_name"] for job in targets["scrape_configs"]]
+    assert sorted(jobs) == ["flask", "nginx"]
+    assert not set(jobs) & {job["job_name"] for job in main["scrape_configs"]}
 
 
 def test_rules_are_valid():
