@@ -28,7 +28,8 @@ export DOCKER_BUILDKIT := 0
 endif
 
 .PHONY: help init up down ps logs reload alerts silence preflight test test-unit test-config test-integration \
-        lint bench clean images-airgap lock venv build-ca start test-e2e
+        lint bench clean images-airgap lock venv build-ca start test-e2e \
+        swarm-stack swarm-deploy swarm-update swarm-rm
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2} /^## /{printf "\n\033[33m%s\033[0m\n", substr($$0, 4)}' $(MAKEFILE_LIST)
@@ -89,6 +90,28 @@ silence: ## Hold back alert ALERT for FOR (default 2h): make silence ALERT=Flask
 
 logs: ## Follow the logs of every service (SERVICE=name for one)
 	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) logs -f --tail=100 $(SERVICE)
+
+## —— Docker Swarm (README: "Run on several machines") ————————————————————————
+SWARM_DIR := build/swarm
+STACK ?= $(PROJECT)
+# never: use the images each node has (no registry); always: pin each tag to its registry digest.
+SWARM_RESOLVE_IMAGE ?= always
+swarm-stack: .env ## Write build/swarm/stack.yml for PROFILE from compose.yaml and compose/swarm.yaml
+	@case " $(PROFILE_LIST) " in *" logs "*|*" full "*) echo "swarm-stack: PROFILE=$(PROFILE) is not allowed on Swarm yet; allowed: app, proxy, metrics (the logs profile is not on Swarm yet)" >&2; exit 2 ;; esac
+	@$(COMPOSE_BASE) -f compose/compose.yaml -f compose/swarm.yaml $(PROFILE_FLAGS) config --format json \
+	  | $(PYTHON) scripts/swarm_stack.py --out $(SWARM_DIR)
+
+swarm-deploy: swarm-stack ## Deploy or update the stack on the swarm DOCKER_HOST (or the docker context) points at
+	@docker stack deploy --prune --with-registry-auth --resolve-image $(SWARM_RESOLVE_IMAGE) \
+	  -c $(SWARM_DIR)/stack.yml $(STACK); rc=$$?; rm -rf $(SWARM_DIR)/secrets; exit $$rc
+
+swarm-update: ## Roll IMAGE out to the app's replicas one at a time (rolls back by itself if one fails)
+	@[ -n "$(IMAGE)" ] || { echo "swarm-update: IMAGE is not set; allowed: an image name, such as registry.example.com/shop:1.3" >&2; exit 2; }
+	@docker service update --detach=false --with-registry-auth $(if $(filter never,$(SWARM_RESOLVE_IMAGE)),--no-resolve-image) \
+	  --image "$(IMAGE)" $(STACK)_app
+
+swarm-rm: ## Remove the stack from the swarm (volumes stay on their nodes)
+	@docker stack rm $(STACK)
 
 images-airgap: ## Build Debian-based images (Python, Nginx, Prometheus) from a Debian mirror, no registry
 	@bash scripts/airgap-images.sh
