@@ -92,7 +92,10 @@ def cluster(tmp_path_factory):
             pytest.skip(f"image not in the engine and no registry to pull from: {name}={images[name]}")
     work = tmp_path_factory.mktemp("swarm")
     env_file = write_test_env(work, HTTP_BIND="0.0.0.0", HTTP_PORT="8080", HTTPS_BIND="0.0.0.0", HTTPS_PORT="8443",
-                              PROMETHEUS_BIND="0.0.0.0", PROMETHEUS_PORT="9090", GUNICORN_WORKERS="2")
+                              PROMETHEUS_BIND="0.0.0.0", PROMETHEUS_PORT="9090", GUNICORN_WORKERS="2",
+                              # The load below is one client at up to 50 requests/s per Nginx: above
+                              # the default per-client limit (20r/s), whose 429s would read as failures.
+                              RATE_LIMIT="600r/s", RATE_LIMIT_BURST="600")
     build_app(env_file, APP_V1, "v1")
     build_app(env_file, APP_V2, "v2")
     stack_file(env_file, work / "out")
