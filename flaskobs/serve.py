@@ -40,9 +40,11 @@ def secrets_from_files(env, directory: str = SECRETS_DIR) -> list[str]:
     prefix = directory.rstrip("/") + "/"
     done = []
     for name, path in sorted(env.items()):
-        target = name[:-len("_FILE")]
-        if not (name.endswith("_FILE") and target and path.startswith(prefix)) or env.get(target, "").strip():
-            continue
+        target = name.removesuffix("_FILE")
+        if target in (name, "") or not path.startswith(prefix):
+            continue  # not X_FILE, or not a Docker secret
+        if env.get(target, "").strip():
+            continue  # X itself wins
         try:
             with open(path) as f:
                 env[target] = f.read().strip()

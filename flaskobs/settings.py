@@ -183,7 +183,7 @@ class Settings:
     def static_fields(self) -> dict:
         """The fields every log line carries."""
         return {"service": self.service_name, "environment": self.app_env, "version": self.app_version,
-                **deployment_labels({"DEPLOY_NODE": self.deploy_node, "DEPLOY_REPLICA": self.deploy_replica})}
+                **_present(node=self.deploy_node, replica=self.deploy_replica)}
 
 
 if set(SPECS) != {f.name for f in fields(Settings)}:  # one table, one dataclass: keep them in step
@@ -234,6 +234,9 @@ def deployment_labels(env: Mapping[str, str] | None = None) -> dict:
     """Which node and replica this is ({"node": ..., "replica": ...}, the ones set): labels on
     every metric and fields on every log line, so replicas are told apart and summed."""
     env = os.environ if env is None else env
-    labels = {"node": SPECS["deploy_node"].read(env, "DEPLOY_NODE"),
-              "replica": SPECS["deploy_replica"].read(env, "DEPLOY_REPLICA")}
+    return _present(node=SPECS["deploy_node"].read(env, "DEPLOY_NODE"),
+                    replica=SPECS["deploy_replica"].read(env, "DEPLOY_REPLICA"))
+
+
+def _present(**labels: str) -> dict:
     return {key: value for key, value in labels.items() if value}
