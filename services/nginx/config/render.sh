@@ -98,20 +98,20 @@ app_servers() {
     *) for a in "$@"; do echo "server $a:$port max_fails=1 fail_timeout=5s;"; done ;;
   esac
 }
+servers=/etc/nginx/conf.d/app-servers.inc
 follow_app() {
-  conf=/etc/nginx/conf.d/app-servers.inc
   while sleep "$APP_RESOLVE_INTERVAL"; do
-    app_servers > "$conf.new"
-    if ! cmp -s "$conf.new" "$conf"; then
-      mv "$conf.new" "$conf"
-      echo "nginx config: the app's addresses changed, reloading:" $(awk '{print $2}' "$conf" | sort -u) >&2
+    app_servers > "$servers.new"
+    if ! cmp -s "$servers.new" "$servers"; then
+      mv "$servers.new" "$servers"
+      echo "nginx config: the app's addresses changed, reloading:" $(awk '{print $2}' "$servers" | sort -u) >&2
       nginx -s reload || echo "nginx config: reload failed; the old addresses stay in use" >&2
     fi
   done
 }
 printf 'user %s;\n' "$worker" > /etc/nginx/conf.d/user.main  # nginx.conf includes *.main
 render() { envsubst "$vars" < "$here/templates/$1.template" > "/etc/nginx/conf.d/$2"; }
-app_servers > /etc/nginx/conf.d/app-servers.inc
+app_servers > "$servers"
 render http.conf 00-http.conf
 render internal.conf 10-internal.conf
 render static-location.conf static-location.inc
