@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from scripts.preflight import load_script  # noqa: E402
+from scripts.preflight import RENDERERS, load_script  # noqa: E402
 
 KEEP = ("image", "command", "entrypoint", "environment", "healthcheck", "deploy", "read_only", "user",
         "stop_grace_period", "stop_signal", "ulimits", "init", "cap_add", "cap_drop", "working_dir", "labels")
@@ -50,7 +50,7 @@ class Stack:
         self.notes: list[str] = []
 
     # -- configs and secrets, named by content ---------------------------------------------------
-    def _key(self, kind: str, label: str, data: bytes) -> str:
+    def _key(self, label: str, data: bytes) -> str:
         words = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").split("-")
         while len("-".join(words)) > 40 and len(words) > 1:  # the file's end names it best
             words.pop(0)
@@ -58,13 +58,13 @@ class Stack:
         return f"{slug}-{hashlib.sha256(data).hexdigest()[:10]}"
 
     def config_from_file(self, path: Path, label: str) -> str:
-        key = self._key("config", label, path.read_bytes())
+        key = self._key(label, path.read_bytes())
         self.configs[key] = {"file": str(path)}
         return key
 
     def config_from_text(self, text: str, label: str, filename: str) -> str:
         data = text.encode()
-        key = self._key("config", label, data)
+        key = self._key(label, data)
         path = self.out / "configs" / filename
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -72,7 +72,7 @@ class Stack:
         return key
 
     def secret(self, data: bytes, label: str) -> str:
-        key = self._key("secret", label, data)
+        key = self._key(label, data)
         directory = self.out / "secrets"
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = directory / key
@@ -94,7 +94,7 @@ class Stack:
             secrets.append({"source": self.secret(value.encode(), f"{name}-{var}"), "target": var})
             env[file_var] = f"/run/secrets/{var}"
         for volume in svc.get("volumes") or []:
-            self._mount(name, svc, volume, configs, secrets, mounts)
+            self._mount(name, volume, configs, secrets, mounts)
         # A stack's tmpfs is root's, 0755, whatever its options say (docker stack drops them): the
         # app could not write its metrics or /tmp there. An anonymous volume starts as a copy of the
         # image's folder, owner and mode included, and goes with the task's container.
@@ -116,16 +116,15 @@ class Stack:
         out["deploy"] = self._deploy(svc)
         return out
 
-    def _mount(self, name, svc, volume, configs, secrets, mounts) -> None:
+    def _mount(self, name, volume, configs, secrets, mounts) -> None:
         kind, source, target = volume["type"], volume.get("source", ""), volume["target"]
-        rendered = (self.rules.get("rendered") or {}).get(source)
+        rendered = (self.rules.get("rendered") or {}).get(source)  # "config" or "secret"
         if kind == "volume" and source in (self.rules.get("drop-volumes") or []):
             return
         if kind == "volume" and rendered:
-            text = self.render(rendered)
-            filename = rendered["file"]
+            filename, text = self.render(source)
             ref = {"target": f"{target}/{filename}"}
-            if rendered.get("secret"):
+            if rendered == "secret":
                 secrets.append({**ref, "source": self.secret(text.encode(), f"{name}-{filename}")})
             else:
                 configs.append({**ref, "source": self.config_from_text(text, f"{name}-{filename}", filename)})
@@ -172,15 +171,16 @@ class Stack:
             deploy["restart_policy"] = {"condition": RESTART[svc["restart"]]}
         return deploy
 
-    def render(self, rendered: dict) -> str:
-        """A one-shot step's output, by its script's render(), from that step's own settings."""
-        producer = next((s for s in self.model["services"].values()
-                         if any(v.get("source") == rendered["volume"] and v["target"] == "/out"
-                                for v in s.get("volumes") or [])), None)
-        env = {k: v for k, v in ((producer or {}).get("environment") or {}).items() if v is not None}
-        module = load_script(str(ROOT / rendered["script"]))
+    def render(self, volume: str) -> tuple[str, str]:
+        """(file name, text) of what the one-shot step writing `volume` writes, by the same script
+        (preflight.RENDERERS) from the step's own settings; the file is the step's OUT_FILE."""
+        step = next(name for name, svc in self.model["services"].items()
+                    if any(v.get("source") == volume and v["target"] == "/out" for v in svc.get("volumes") or []))
+        svc = self.model["services"][step]
+        env = {k: v for k, v in (svc.get("environment") or {}).items() if v is not None}
+        module = load_script(str(ROOT / RENDERERS[step]))
         try:
-            return json.dumps(module.render(env), indent=2) + "\n"
+            return os.path.basename(svc["command"][-1]), json.dumps(module.render(env), indent=2) + "\n"
         except ValueError as exc:
             raise StackError(str(exc)) from None
 
@@ -193,8 +193,6 @@ class Stack:
 
     def build(self) -> dict:
         leave_out = set(self.rules.get("leave-out") or [])
-        for key, rendered in (self.rules.get("rendered") or {}).items():
-            rendered["volume"] = key
         services = {name: self.service(name, svc) for name, svc in sorted(self.model["services"].items())
                     if name not in leave_out}
         network = {k: v for k, v in ((self.model.get("networks") or {}).get("default") or {}).items() if k != "name"}
