@@ -13,7 +13,7 @@ import time
 
 import pytest
 import requests
-from support.docker import ROOT, env_files, image_vars, require_engine, write_test_env
+from support.docker import ROOT, compose_config, env_files, image_vars, require_engine, write_test_env
 from support.swarm import Swarm
 from support.waiting import wait_until
 
@@ -40,10 +40,8 @@ def build_app(env_file, image: str, version: str) -> None:
 
 def stack_file(env_file, out_dir) -> dict:
     """What `make swarm-stack PROFILE=metrics` writes, less Grafana (no image here)."""
-    config = compose(env_file, "-f", "compose/compose.yaml", "-f", "compose/swarm.yaml", "--profile", "metrics",
-                     "config", "--format", "json", APP_IMAGE=APP_V1)
-    assert config.returncode == 0, config.stderr[-3000:]
-    render = subprocess.run(["python3", "scripts/swarm_stack.py", "--out", str(out_dir)], input=config.stdout,
+    config = compose_config(["metrics"], env_file, ("compose/swarm.yaml",))
+    render = subprocess.run(["python3", "scripts/swarm_stack.py", "--out", str(out_dir)], input=json.dumps(config),
                             capture_output=True, text=True, cwd=ROOT)
     assert render.returncode == 0, render.stderr
     stack = json.loads((out_dir / "stack.yml").read_text())
@@ -95,7 +93,7 @@ def cluster(tmp_path_factory):
                               PROMETHEUS_BIND="0.0.0.0", PROMETHEUS_PORT="9090", GUNICORN_WORKERS="2",
                               # The load below is one client at up to 50 requests/s per Nginx: above
                               # the default per-client limit (20r/s), whose 429s would read as failures.
-                              RATE_LIMIT="600r/s", RATE_LIMIT_BURST="600")
+                              RATE_LIMIT="600r/s", RATE_LIMIT_BURST="600", APP_IMAGE=APP_V1)
     build_app(env_file, APP_V1, "v1")
     build_app(env_file, APP_V2, "v2")
     stack_file(env_file, work / "out")

@@ -31,11 +31,10 @@ def run(*cmd: str, env: dict | None = None, timeout: float = 300, check: bool = 
     return out
 
 
-def build_node_image() -> str:
+def build_node_image() -> None:
     base = image_vars()["DEBIAN_IMAGE"]
     run("docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base}", "-t", NODE_IMAGE,
         str(ROOT / "services/swarm-node"), env={**os.environ, "DOCKER_BUILDKIT": "0"}, timeout=900)
-    return NODE_IMAGE
 
 
 class Swarm:
@@ -44,13 +43,14 @@ class Swarm:
         self.names = [f"{self.prefix}-n{i + 1}" for i in range(nodes)]
         self.sockets = Path(tempfile.mkdtemp(prefix="flaskobs-swarm-"))
         self.network = self.prefix
+        self._ips: dict[str, str] = {}
 
     # -- nodes -----------------------------------------------------------------------------------
     def start(self) -> "Swarm":
         build_node_image()
         run("docker", "network", "create", self.network)
         for name in self.names:
-            self.start_node(name, create=True)
+            self._start_node(name)
         manager = self.names[0]
         self.docker(manager, "swarm", "init", "--advertise-addr", "eth0")
         token = self.docker(manager, "swarm", "join-token", "-q", "worker").stdout.strip()
@@ -59,19 +59,12 @@ class Swarm:
         wait_until(lambda: self.ready_nodes() == len(self.names), 60, "every node Ready")
         return self
 
-    def start_node(self, name: str, create: bool = False) -> None:
-        """Create and start a node, or start a stopped one again (its state kept)."""
-        if create:
-            (self.sockets / name).mkdir()
-            run("docker", "run", "-d", "--name", name, "--hostname", name, "--network", self.network,
-                *NODE_FLAGS, "-v", f"{self.sockets / name}:/run/ext",
-                "-e", "DOCKERD_EXTRA_ARGS=--host=unix:///run/ext/docker.sock", NODE_IMAGE)
-        else:
-            run("docker", "start", name)
+    def _start_node(self, name: str) -> None:
+        (self.sockets / name).mkdir()
+        run("docker", "run", "-d", "--name", name, "--hostname", name, "--network", self.network,
+            *NODE_FLAGS, "-v", f"{self.sockets / name}:/run/ext",
+            "-e", "DOCKERD_EXTRA_ARGS=--host=unix:///run/ext/docker.sock", NODE_IMAGE)
         wait_until(lambda: self.docker(name, "info", check=False).returncode == 0, 60, f"{name}'s engine")
-
-    def kill(self, name: str) -> None:
-        run("docker", "kill", name)
 
     def env(self, name: str) -> dict:
         return {**os.environ, "DOCKER_HOST": f"unix://{self.sockets / name}/docker.sock"}
@@ -80,8 +73,12 @@ class Swarm:
         return run("docker", *args, env=self.env(name), check=check, timeout=timeout)
 
     def ip(self, name: str) -> str:
-        return run("docker", "inspect", "-f", f"{{{{(index .NetworkSettings.Networks \"{self.network}\").IPAddress}}}}",
-                   name).stdout.strip()
+        """The node's address on the swarm's network (asked once: the load tests call this per request)."""
+        if name not in self._ips:
+            self._ips[name] = run("docker", "inspect", "-f",
+                                  f"{{{{(index .NetworkSettings.Networks \"{self.network}\").IPAddress}}}}",
+                                  name).stdout.strip()
+        return self._ips[name]
 
     def ready_nodes(self) -> int:
         out = self.docker(self.names[0], "node", "ls", "--format", "{{.Status}}", check=False)
