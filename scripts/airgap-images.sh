@@ -25,42 +25,55 @@ mirror=${DEBIAN_MIRROR:-$(default_mirror | head -n1)}
 command -v docker >/dev/null && docker info >/dev/null 2>&1 \
   || { echo "images-airgap: no Docker engine answers; start dockerd first" >&2; exit 2; }
 
-base="$prefix/debian:$suite"
-if [ "${FORCE:-0}" != 1 ] && docker image inspect "$base" >/dev/null 2>&1; then
-  echo "images-airgap: $base exists (FORCE=1 rebuilds it)"
-else
+# Nginx comes from the next Debian release: the stack needs nginx >= 1.27.3, whose upstream
+# servers re-resolve their names without a reload (`server ... resolve`; the pinned upstream
+# image, nginx:1.28.0, has it). Debian 13 (trixie) ships 1.26.
+nginx_suite=${NGINX_DEBIAN_SUITE:-forky}
+
+# base_image SUITE: a minbase debootstrap of SUITE, imported as $prefix/debian:SUITE.
+base_image() {
+  local suite=$1 base="$prefix/debian:$1" root script
+  if [ "${FORCE:-0}" != 1 ] && docker image inspect "$base" >/dev/null 2>&1; then
+    echo "images-airgap: $base exists (FORCE=1 rebuilds it)"
+    return
+  fi
   command -v debootstrap >/dev/null || { echo "images-airgap: debootstrap is missing: apt-get install debootstrap" >&2; exit 2; }
+  # An older debootstrap may not know a newer suite by name: Debian's scripts for it are sid's.
+  script=/usr/share/debootstrap/scripts/$suite
+  [ -e "$script" ] || script=/usr/share/debootstrap/scripts/sid
   root=$(mktemp -d)
   trap 'rm -rf "$root"' EXIT
   echo "images-airgap: debootstrap $suite from $mirror"
-  debootstrap --variant=minbase "$suite" "$root" "$mirror" >/dev/null
+  debootstrap --variant=minbase "$suite" "$root" "$mirror" "$script" >/dev/null
   # Keep the image's apt pointed at the same mirror, and small.
   echo "deb $mirror $suite main" > "$root/etc/apt/sources.list"
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
   tar -C "$root" -c . | docker import - "$base" >/dev/null
   rm -rf "$root"; trap - EXIT
-fi
+}
+base_image "$suite"
+[ "$nginx_suite" = "$suite" ] || base_image "$nginx_suite"
 
 # The classic builder resolves FROM against local images only; BuildKit may ask a registry.
 export DOCKER_BUILDKIT=0
-build() {  # build NAME DIR/FILE
+build() {  # build NAME DIR/FILE SUITE
   local name=$1 file=$2
   echo "images-airgap: building $name"
-  docker build -q --build-arg "BASE_IMAGE=$base" -t "$name" -f "$here/$file" "$here/$(dirname "$file")" >/dev/null
+  docker build -q --build-arg "BASE_IMAGE=$prefix/debian:$3" -t "$name" -f "$here/$file" "$here/$(dirname "$file")" >/dev/null
 }
-build "$prefix/python:3-$suite"        services/python/airgap.Dockerfile
-build "$prefix/nginx:$suite"           services/nginx/airgap.Dockerfile
-build "$prefix/prometheus:$suite"      services/prometheus/airgap.Dockerfile
-build "$prefix/alertmanager:$suite"    services/alertmanager/airgap.Dockerfile
+build "$prefix/python:3-$suite"        services/python/airgap.Dockerfile       "$suite"
+build "$prefix/nginx:$nginx_suite"     services/nginx/airgap.Dockerfile        "$nginx_suite"
+build "$prefix/prometheus:$suite"      services/prometheus/airgap.Dockerfile   "$suite"
+build "$prefix/alertmanager:$suite"    services/alertmanager/airgap.Dockerfile "$suite"
 
 cat > "$out" <<ENV
-# Written by \`make images-airgap\` from the Debian mirror $mirror ($suite).
+# Written by \`make images-airgap\` from the Debian mirror $mirror ($suite; Nginx: $nginx_suite).
 # Images built locally from Debian packages; never pulled.
 PYTHON_IMAGE=$prefix/python:3-$suite
-NGINX_IMAGE=$prefix/nginx:$suite
+NGINX_IMAGE=$prefix/nginx:$nginx_suite
 PROMETHEUS_IMAGE=$prefix/prometheus:$suite
 ALERTMANAGER_IMAGE=$prefix/alertmanager:$suite
-DEBIAN_IMAGE=$base
+DEBIAN_IMAGE=$prefix/debian:$suite
 PULL_POLICY=never
 ENV
 echo "images-airgap: wrote $out"

@@ -5,8 +5,10 @@ ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 # Versions come from the Debian suite the image is built from (DEBIAN_SUITE, its mirror);
 # exact pins would break at every point release of it (DL3008).
+# Built from Debian's next release (scripts/airgap-images.sh says why), whose Release file
+# expires within a week: a mirror's snapshot of it may be older. Its signature is still checked.
 # hadolint ignore=DL3008
-RUN apt-get update \
+RUN apt-get -o Acquire::Check-Valid-Until=false update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light libnginx-mod-http-js gettext-base curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default /etc/nginx/modules-enabled/*js.conf \
  && ln -sf /dev/stdout /var/log/nginx/access.log \
