@@ -81,3 +81,40 @@ def test_defaults_live_in_render_sh_alone(certs, tmp_path):
     nginx = compose_config(["proxy"], write_test_env(tmp_path))["services"]["nginx"]["environment"]
     for name in ("TLS", "CLIENT_MAX_BODY_SIZE", "RATE_LIMIT", "RATE_LIMIT_BURST"):
         assert nginx[name] == "", name
+
+
+@pytest.mark.parametrize(("upstream", "servers"), [
+    # A DNS name (Swarm's tasks.app) is followed by Nginx, not read once at load.
+    ("tasks.app:8000", ["server tasks.app:8000 resolve max_fails=0;"] * 2),
+    # What cannot change is listed as it is: a socket, an address, a name in /etc/hosts.
+    ("unix:/run/app/app.sock", ["server unix:/run/app/app.sock max_fails=0;"] * 2),
+    ("10.0.0.7:8000", ["server 10.0.0.7:8000 max_fails=0;"] * 2),
+    ("app:8000", ["server app:8000 max_fails=0;"] * 2),  # nginx_run adds app to /etc/hosts
+])
+def test_app_servers_follow_dns_names_only(upstream, servers, certs):
+    require_images("NGINX_IMAGE")
+    # --network none: the rendered configuration loads without looking anything up.
+    out = subprocess.run(nginx_run(image_vars()["NGINX_IMAGE"], "--rm", "--network", "none", "--dns", "192.0.2.53",
+                                   "-v", f"{certs}:/etc/nginx/certs:ro", env={"APP_UPSTREAM": upstream},
+                                   command=("nginx", "-T")), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = [line.strip() for line in out.stdout.splitlines()]
+    assert [line for line in lines if line.startswith("server ") and line.endswith("max_fails=0;")] == servers
+    resolvers = [line for line in lines if line.startswith("resolver ")]
+    assert resolvers == (["resolver 192.0.2.53 valid=1s ipv6=off;"] if "resolve" in servers[0] else [])
+
+
+def test_a_dns_name_needs_an_nginx_that_follows_it(certs, tmp_path):
+    """Stand-in for an older nginx: a script ahead of it on PATH that reports 1.26.3 for `nginx -v`."""
+    require_images("NGINX_IMAGE")
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "nginx").write_text('#!/bin/sh\n[ "$1" = -v ] && { echo "nginx version: nginx/1.26.3" >&2; exit 0; }\n'
+                                'exec /usr/sbin/nginx "$@"\n')
+    (shim / "nginx").chmod(0o755)
+    out = subprocess.run(nginx_run(image_vars()["NGINX_IMAGE"], "--rm", "--network", "none", "-v", f"{shim}:/shim:ro",
+                                   "-v", f"{certs}:/etc/nginx/certs:ro",
+                                   env={"APP_UPSTREAM": "tasks.app:8000", "PATH": "/shim:/usr/sbin:/usr/bin:/bin"},
+                                   command=("nginx", "-T")), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "APP_UPSTREAM=tasks.app:8000 is a host name, which nginx 1.26.3 cannot follow" in out.stderr

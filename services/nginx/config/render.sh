@@ -35,10 +35,10 @@ SERVER_NAME=${SERVER_NAME:-localhost 127.0.0.1}
 APP_UPSTREAM=${APP_UPSTREAM:-app:8000}
 echo "$APP_UPSTREAM" | grep -Eq '^([A-Za-z0-9._-]+:[0-9]{1,5}|unix:/[A-Za-z0-9._/-]+)$' \
   || fail "APP_UPSTREAM=$APP_UPSTREAM is not host:port or unix:/path"
-# A host name is looked up again every APP_RESOLVE_INTERVAL seconds (Swarm: tasks.app, one
-# address per replica), and Nginx reloaded when its addresses change: nginx 1.26 resolves an
-# upstream's names only when it loads its configuration.
-: "${APP_RESOLVE_INTERVAL:=2}"
+# A host name (Swarm: tasks.app, one address per replica) is resolved again by Nginx itself
+# every APP_RESOLVE_INTERVAL seconds (upstream `server ... resolve`), so replicas that come and
+# go are followed without a reload, which would close idle client keep-alive connections.
+: "${APP_RESOLVE_INTERVAL:=1}"
 echo "$APP_RESOLVE_INTERVAL" | grep -Eq '^[0-9]{1,2}$' && [ "$APP_RESOLVE_INTERVAL" -ge 1 ] \
   || fail "APP_RESOLVE_INTERVAL=$APP_RESOLVE_INTERVAL must be a whole number of seconds, 1-99"
 STATIC_LOCATION=""
@@ -81,37 +81,31 @@ export APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NA
 
 # Only our variables are substituted; nginx's own $variables stay as they are.
 vars='${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${HTTP_SUFFIX} ${PUBLIC_HTTPS_PORT} ${PUBLIC_HTTP_PORT} ${ACCESS_LOG_FILE} ${STATIC_LOCATION} ${CONTENT_SECURITY_POLICY}'
-# The upstream's servers for the app (http.conf includes them). One address: listed twice and
-# never ejected (max_fails=0), so a retry after one closed connection reaches it again. Several
-# (replicas): each once; one that fails is skipped for 5 s while the others answer. None (the
-# name does not resolve yet): the JSON 502 server, until it does.
+# The upstream's servers for the app (http.conf includes them), each listed twice and never
+# ejected (max_fails=0), so a retry after one closed connection reaches a live worker again;
+# only then does the JSON 502 server answer. A host name is resolved by Nginx (from 1.27.3),
+# through the container's own resolver; while it resolves to nothing the 502 server answers.
+# A socket, an address or a name in /etc/hosts does not change: Nginx reads it as it loads.
 app_servers() {
-  case "$APP_UPSTREAM" in
-    unix:*) printf 'server %s max_fails=0;\nserver %s max_fails=0;\n' "$APP_UPSTREAM" "$APP_UPSTREAM"; return ;;
-  esac
-  port=${APP_UPSTREAM##*:}
-  addresses=$(getent ahostsv4 "${APP_UPSTREAM%:*}" | awk '{print $1}' | sort -u)
-  set -- $addresses
-  case $# in
-    0) echo "server 127.0.0.1:8082;  # ${APP_UPSTREAM%:*} does not resolve" ;;
-    1) printf 'server %s:%s max_fails=0;\nserver %s:%s max_fails=0;\n' "$1" "$port" "$1" "$port" ;;
-    *) for a in "$@"; do echo "server $a:$port max_fails=1 fail_timeout=5s;"; done ;;
-  esac
-}
-servers=/etc/nginx/conf.d/app-servers.inc
-follow_app() {
-  while sleep "$APP_RESOLVE_INTERVAL"; do
-    app_servers > "$servers.new"
-    if ! cmp -s "$servers.new" "$servers"; then
-      mv "$servers.new" "$servers"
-      echo "nginx config: the app's addresses changed, reloading:" $(awk '{print $2}' "$servers" | sort -u) >&2
-      nginx -s reload || echo "nginx config: reload failed; the old addresses stay in use" >&2
-    fi
-  done
+  host=${APP_UPSTREAM%:*}
+  if case "$APP_UPSTREAM" in unix:*|[0-9]*.[0-9]*.[0-9]*.[0-9]*:*) true ;; *) false ;; esac \
+     || awk -v h="$host" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == h) found = 1 } END { exit !found }' /etc/hosts
+  then
+    printf 'server %s max_fails=0;\n' "$APP_UPSTREAM" "$APP_UPSTREAM"; return
+  fi
+  version=$(nginx -v 2>&1 | sed 's|.*nginx/||')
+  [ "$(printf '1.27.3\n%s\n' "$version" | sort -V | head -n1)" = 1.27.3 ] \
+    || fail "APP_UPSTREAM=$APP_UPSTREAM is a host name, which nginx $version cannot follow (it needs 1.27.3 or later, for \`server ... resolve\`); use such an image (NGINX_IMAGE) or an address"
+  resolver=$(awk '$1 == "nameserver" {print $2; exit}' /etc/resolv.conf)
+  [ -n "$resolver" ] || fail "APP_UPSTREAM=$APP_UPSTREAM is a host name, but /etc/resolv.conf names no nameserver"
+  case "$resolver" in *:*) resolver="[$resolver]" ;; esac
+  # valid= overrides the answer's TTL (Docker's DNS says 600 s for a service's tasks).
+  printf 'resolver %s valid=%ss ipv6=off;\n' "$resolver" "$APP_RESOLVE_INTERVAL"
+  printf 'server %s resolve max_fails=0;\n' "$APP_UPSTREAM" "$APP_UPSTREAM"
 }
 printf 'user %s;\n' "$worker" > /etc/nginx/conf.d/user.main  # nginx.conf includes *.main
 render() { envsubst "$vars" < "$here/templates/$1.template" > "/etc/nginx/conf.d/$2"; }
-app_servers > "$servers"
+app_servers > /etc/nginx/conf.d/app-servers.inc
 render http.conf 00-http.conf
 render internal.conf 10-internal.conf
 render static-location.conf static-location.inc
@@ -130,5 +124,4 @@ if [ -n "$APP_URL_PREFIX" ]; then
   printf 'location = %s { return 301 %s/; }\n' "$APP_URL_PREFIX" "$APP_URL_PREFIX" >> /etc/nginx/conf.d/app-locations.inc
 fi
 nginx -t -q
-case "$APP_UPSTREAM" in unix:*) ;; *) follow_app & ;; esac
 exec "$@"
