@@ -83,6 +83,9 @@ COUNT = "flask_http_request_duration_seconds_count"
 BUCKET = "flask_http_request_duration_seconds_bucket"
 
 
+REPLICA = "{{node}} {{replica}} {{instance}}"  # legend of a per-replica series
+
+
 def flask_service() -> dict:
     quantiles = [prom(f'histogram_quantile({q}, sum by (le, url_rule) (rate({BUCKET}[{RATE}])))',
                       f"p{int(q * 100)} {{{{url_rule}}}}", ref) for q, ref in ((0.5, "A"), (0.95, "B"), (0.99, "C"))]
@@ -106,6 +109,12 @@ def flask_service() -> dict:
                  f'(rate({COUNT}[{RATE}])) * 0) / sum by (url_rule) (rate({COUNT}[{RATE}]))', "4xx {{url_rule}}",
                  "B")], "percentunit"), 12, 8),
         (panel("timeseries", "Latency p50 / p95 / p99 by route", quantiles, "s"), 12, 8),
+        # Per replica (Swarm labels each by node and task slot; under Compose, the one instance).
+        (panel("timeseries", "Request rate by replica", [prom(
+            f"sum by (instance, node, replica) (rate({COUNT}[{RATE}]))", REPLICA)], "reqps"), 12, 8),
+        (panel("timeseries", "Latency p95 by replica", [prom(
+            f"histogram_quantile(0.95, sum by (le, instance, node, replica) (rate({BUCKET}[{RATE}])))", REPLICA)],
+            "s"), 12, 8),
         (panel("timeseries", "Database query latency p95 by operation", [prom(
             f"histogram_quantile(0.95, sum by (le, operation) (rate(flask_db_query_duration_seconds_bucket[{RATE}])))",
             "{{operation}}")], "s"), 12, 8),
