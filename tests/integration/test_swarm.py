@@ -7,9 +7,11 @@ scripts/swarm_stack.py); Grafana's image is not here and is left out of it.
 import concurrent.futures
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
+import uuid
 
 import pytest
 import requests
@@ -23,6 +25,9 @@ pytestmark = [pytest.mark.stack("swarm"),
 APP_V1, APP_V2 = "flaskobs-test/app-swarm:v1", "flaskobs-test/app-swarm:v2"
 # v1's app, started as a process that never answers: its health check fails.
 APP_BROKEN = "flaskobs-test/app-swarm:broken"
+# A JsonLinesSink TEST DOUBLE (tests/support/sink.py) standing in for Logstash's tcp/json_lines
+# input: the app ships to it as to Logstash; it prints each event, read back by `service logs`.
+SINK = "flaskobs-test/log-sink:local"
 # Seconds after a node is lost within which requests through the other Nginx may fail: those it
 # sends to the lost replica's address until Swarm drops it from DNS (at the latest when the node
 # is marked Down, about 15 s), plus Nginx's re-resolve interval (1 s) and connect timeout (2 s).
@@ -45,14 +50,29 @@ def build_app(env_file, image: str, version: str) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
 
 
+def build_sink(work) -> None:
+    context = work / "sink"
+    context.mkdir()
+    for name in ("sink.py", "sink_server.py"):
+        shutil.copy(ROOT / "tests/support" / name, context / name)
+    (context / "Dockerfile").write_text(f'FROM {image_vars()["PYTHON_IMAGE"]}\nCOPY sink.py sink_server.py /sink/\n'
+                                        'WORKDIR /sink\nCMD ["python3", "-u", "/sink/sink_server.py", "5959"]\n')
+    out = subprocess.run(["docker", "build", "-q", "-t", SINK, str(context)], capture_output=True, text=True,
+                         env={**os.environ, "DOCKER_BUILDKIT": "0"}, timeout=300)
+    assert out.returncode == 0, out.stderr
+
+
 def stack_file(env_file, out_dir) -> dict:
-    """What `make swarm-stack PROFILE=metrics` writes, less Grafana (no image here)."""
+    """What `make swarm-stack PROFILE=metrics` writes, less Grafana (no image here), plus the
+    log sink under the name the app ships to (LOGSTASH_HOST)."""
     config = compose_config(["metrics"], env_file, ("compose/swarm.yaml",))
     render = subprocess.run(["python3", "scripts/swarm_stack.py", "--out", str(out_dir)], input=json.dumps(config),
                             capture_output=True, text=True, cwd=ROOT)
     assert render.returncode == 0, render.stderr
     stack = json.loads((out_dir / "stack.yml").read_text())
     del stack["services"]["grafana"]
+    stack["services"]["logsink"] = {"image": SINK, "networks": ["default"], "deploy": {
+        "replicas": 1, "endpoint_mode": "dnsrr", "placement": {"constraints": ["node.role == manager"]}}}
     (out_dir / "stack.yml").write_text(json.dumps(stack))
     return stack
 
@@ -100,13 +120,15 @@ def cluster(tmp_path_factory):
                               PROMETHEUS_BIND="0.0.0.0", PROMETHEUS_PORT="9090", GUNICORN_WORKERS="2",
                               # The load below is one client at about 20 requests/s per Nginx: at
                               # the default per-client limit (20r/s), whose 429s would read as failures.
-                              RATE_LIMIT="600r/s", RATE_LIMIT_BURST="600", APP_IMAGE=APP_V1)
+                              RATE_LIMIT="600r/s", RATE_LIMIT_BURST="600", APP_IMAGE=APP_V1,
+                              LOGSTASH_HOST="logsink", LOG_SHIP_ACCESS="true")
     build_app(env_file, APP_V1, "v1")
     build_app(env_file, APP_V2, "v2")
     broken = subprocess.run(["docker", "build", "-q", "-t", APP_BROKEN, "-"], capture_output=True, text=True,
                             input=f'FROM {APP_V1}\nCMD ["python3", "-c", "import time; time.sleep(1e9)"]\n',
                             env={**os.environ, "DOCKER_BUILDKIT": "0"}, timeout=300)
     assert broken.returncode == 0, broken.stderr
+    build_sink(work)
     stack_file(env_file, work / "out")
     swarm = Swarm(nodes=3)
     try:
@@ -114,11 +136,11 @@ def cluster(tmp_path_factory):
         swarm.label(swarm.names[0], "flaskobs.monitoring=true")
         for name in swarm.names[1:]:
             swarm.label(name, "flaskobs.ingress=true")
-        swarm.load(APP_V1, APP_V2, APP_BROKEN, images["NGINX_IMAGE"], images["PROMETHEUS_IMAGE"],
+        swarm.load(APP_V1, APP_V2, APP_BROKEN, SINK, images["NGINX_IMAGE"], images["PROMETHEUS_IMAGE"],
                    images["ALERTMANAGER_IMAGE"], images["BLACKBOX_EXPORTER_IMAGE"])
         cluster = Cluster(swarm)
         cluster.docker("stack", "deploy", "--resolve-image", "never", "-c", str(work / "out/stack.yml"), "flaskobs")
-        for service, count in (("app", 3), ("nginx", 2), ("prometheus", 1)):
+        for service, count in (("app", 3), ("nginx", 2), ("prometheus", 1), ("logsink", 1)):
             wait_until(lambda s=service, c=count: cluster.replicas_healthy(s, c), 240, f"{count} healthy {service}")
         # Each Nginx finds the replicas at its next lookup of tasks.app (Swarm adds a task once healthy).
         for node in cluster.edge:
@@ -128,9 +150,9 @@ def cluster(tmp_path_factory):
         swarm.close()
 
 
-def get(url: str) -> requests.Response:
+def get(url: str, headers: dict | None = None) -> requests.Response:
     # The test's own certificate names localhost, not the node's address: not verified.
-    return requests.get(url, headers=HOST, verify=False, timeout=10)  # noqa: S501  # nosec B501
+    return requests.get(url, headers={**HOST, **(headers or {})}, verify=False, timeout=10)  # noqa: S501  # nosec B501
 
 
 def flask_total(cluster: Cluster) -> float | None:
@@ -160,9 +182,34 @@ def test_replicas_spread_and_every_request_is_counted_once(cluster):
     # The dashboard's per-replica panel shows each replica by node and slot.
     dashboard = json.loads((ROOT / "grafana/dashboards/flask-service.json").read_text())
     expr = next(p["targets"][0]["expr"] for p in dashboard["panels"] if p["title"] == "Request rate by replica")
-    shown = cluster.query(expr.replace("$__rate_interval", "1m"))
-    assert {(s["metric"]["node"], s["metric"]["replica"]) for s in shown} == \
-        {(node, task.rsplit(".", 1)[1]) for task, node in cluster.running("app")}
+    replicas = {(node, task.rsplit(".", 1)[1]) for task, node in cluster.running("app")}
+    # (a rate needs two scrapes of a series: a replica's first request made its series)
+    wait_until(lambda: {(s["metric"]["node"], s["metric"]["replica"])
+                        for s in cluster.query(expr.replace("$__rate_interval", "1m"))} == replicas,
+               60, "the panel to show every replica")
+
+
+def test_every_replica_ships_its_logs(cluster):
+    """Each request's access event reaches the pipeline once, from the replica that answered,
+    named by node and replica; every replica ships from its own queue."""
+    ids = [f"swarm-{uuid.uuid4().hex}" for _ in range(30)]
+    for i, request_id in enumerate(ids):
+        node = cluster.edge[i % len(cluster.edge)]
+        assert get(cluster.url(node, "/api/items"), {"X-Request-ID": request_id}).status_code == 200
+
+    def received() -> list[dict]:
+        out = cluster.docker("service", "logs", "--raw", "flaskobs_logsink").stdout
+        events = [json.loads(line.split("SINK ", 1)[1]) for line in out.splitlines() if "SINK " in line]
+        return [e for e in events if e.get("request_id") in ids and e.get("logger") == "gunicorn.access"]
+
+    def complete() -> list[dict] | None:
+        got = received()
+        return got if {e["request_id"] for e in got} == set(ids) else None
+    events = wait_until(complete, 60, "an access event per request at the sink", 1)
+    assert len(events) == len(ids), "some events arrived twice"
+    replicas = {(task.rsplit(".", 1)[1], node) for task, node in cluster.running("app")}
+    shippers = {(e["replica"], e["node"]) for e in events}
+    assert len(shippers) >= 2 and shippers <= replicas, (shippers, replicas)
 
 
 class Load:
