@@ -86,11 +86,12 @@ vars='${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE
 # only then does the JSON 502 server answer. A host name is resolved by Nginx (from 1.27.3),
 # through the container's own resolver; while it resolves to nothing the 502 server answers.
 # A socket, an address or a name in /etc/hosts does not change: Nginx reads it as it loads.
+app_is_fixed() {
+  case "$APP_UPSTREAM" in unix:*|[0-9]*.[0-9]*.[0-9]*.[0-9]*:*) return 0 ;; esac
+  awk -v h="${APP_UPSTREAM%:*}" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == h) found = 1 } END { exit !found }' /etc/hosts
+}
 app_servers() {
-  host=${APP_UPSTREAM%:*}
-  if case "$APP_UPSTREAM" in unix:*|[0-9]*.[0-9]*.[0-9]*.[0-9]*:*) true ;; *) false ;; esac \
-     || awk -v h="$host" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == h) found = 1 } END { exit !found }' /etc/hosts
-  then
+  if app_is_fixed; then
     printf 'server %s max_fails=0;\n' "$APP_UPSTREAM" "$APP_UPSTREAM"; return
   fi
   version=$(nginx -v 2>&1 | sed 's|.*nginx/||')
