@@ -38,9 +38,10 @@ def build_node_image() -> None:
 
 
 class Swarm:
-    def __init__(self, nodes: int = 3):
+    def __init__(self, nodes: int = 3, managers: int = 1):
         self.prefix = f"flaskobs-swarm-{uuid.uuid4().hex[:6]}"
         self.names = [f"{self.prefix}-n{i + 1}" for i in range(nodes)]
+        self.managers = self.names[:managers]
         self.sockets = Path(tempfile.mkdtemp(prefix="flaskobs-swarm-"))
         self.network = self.prefix
         self._ips: dict[str, str] = {}
@@ -53,9 +54,11 @@ class Swarm:
             self._start_node(name)
         manager = self.names[0]
         self.docker(manager, "swarm", "init", "--advertise-addr", "eth0")
-        token = self.docker(manager, "swarm", "join-token", "-q", "worker").stdout.strip()
+        tokens = {role: self.docker(manager, "swarm", "join-token", "-q", role).stdout.strip()
+                  for role in ("manager", "worker")}
         for name in self.names[1:]:
-            self.docker(name, "swarm", "join", "--token", token, f"{self.ip(manager)}:2377")
+            role = "manager" if name in self.managers else "worker"
+            self.docker(name, "swarm", "join", "--token", tokens[role], f"{self.ip(manager)}:2377")
         wait_until(lambda: self.ready_nodes() == len(self.names), 60, "every node Ready")
         return self
 
