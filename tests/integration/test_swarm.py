@@ -1,8 +1,8 @@
 """The Swarm stack on a real 3-node swarm (Docker engines in containers, tests/support/swarm.py),
 every node a manager (so the swarm outlives its leader): node 2 runs the monitoring services,
-nodes 1 (the first leader) and 3 take outside traffic. The stack
-file is the one `make swarm-deploy` writes (compose.yaml + compose/swarm.yaml, through
-scripts/swarm_stack.py); Grafana's image is not here and is left out of it.
+nodes 1 (the first leader) and 3 take outside traffic. The stack file is the one
+`make swarm-deploy` writes (compose.yaml + compose/swarm.yaml, through scripts/swarm_stack.py);
+Grafana's image is not here and is left out of it.
 """
 
 import concurrent.futures
@@ -128,8 +128,9 @@ def cluster(tmp_path_factory):
     work = tmp_path_factory.mktemp("swarm")
     env_file = write_test_env(work, HTTP_BIND="0.0.0.0", HTTP_PORT="8080", HTTPS_BIND="0.0.0.0", HTTPS_PORT="8443",
                               PROMETHEUS_BIND="0.0.0.0", PROMETHEUS_PORT="9090", GUNICORN_WORKERS="2",
-                              # The load below is one client at about 20 requests/s per Nginx: at
-                              # the default per-client limit (20r/s), whose 429s would read as failures.
+                              # The load below is one client per Nginx, back to back (about 250
+                              # requests/s here): the default per-client limit (20r/s) would answer
+                              # most with 429s, which read as failures.
                               RATE_LIMIT="600r/s", RATE_LIMIT_BURST="600", APP_IMAGE=APP_V1,
                               LOGSTASH_HOST="logsink", LOG_SHIP_ACCESS="true")
     build_app(env_file, APP_V1, "v1")
