@@ -141,8 +141,16 @@ def test_a_crashed_app_container_restarts_and_keeps_what_it_acknowledged(stack):
         assert response.status_code == 201
         created.append(response.json())
     before = stack.compose.get_container("app").ID
+
+    def restarts() -> int:
+        return int(subprocess.run(["docker", "inspect", "-f", "{{.RestartCount}}", before], capture_output=True,
+                                  text=True, check=True).stdout)
+    restarted = restarts()
     crashed = time.monotonic()
     os.kill(container_pid(stack, "app"), signal.SIGKILL)  # a crash, not `docker kill`: the policy restarts it
+    # The app dies a moment after the signal: until Docker has restarted it, an answer may still
+    # come from the old one (CI once saw /api/hello answered, then the next request refused).
+    wait_until(lambda: restarts() > restarted, 15, "Docker to restart the crashed container")
 
     def answering() -> bool:
         try:
