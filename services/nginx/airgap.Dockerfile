@@ -3,10 +3,10 @@
 # upstream image has it (services/nginx/config/nginx.conf loads it, for both images).
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
-# Versions come from the Debian suite the image is built from (DEBIAN_SUITE, its mirror);
-# exact pins would break at every point release of it (DL3008).
-# Built from Debian's next release (scripts/airgap-images.sh says why), whose Release file
-# expires within a week: a mirror's snapshot of it may be older. Its signature is still checked.
+# Versions come from the Debian suite the image is built from (NGINX_DEBIAN_SUITE, default the
+# next release: scripts/airgap-images.sh says why); exact pins would break at every upload to it
+# (DL3008). That suite's Release file expires within a week, and a mirror's snapshot of it may
+# be older: its date is not checked, its signature still is.
 # hadolint ignore=DL3008
 RUN apt-get -o Acquire::Check-Valid-Until=false update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light libnginx-mod-http-js gettext-base curl ca-certificates \
