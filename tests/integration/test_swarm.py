@@ -14,11 +14,12 @@ import subprocess
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
 from support.docker import ROOT, compose_config, env_files, image_vars, require_engine, write_test_env
-from support.swarm import Swarm
+from support.swarm import Swarm, run
 from support.waiting import wait_until
 
 # The test's own certificate names localhost, not the nodes' addresses: not verified here.
@@ -52,16 +53,13 @@ def build_app(env_file, image: str, version: str) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
 
 
-def build_sink(work) -> None:
-    context = work / "sink"
+def build_image(tag: str, context: Path, dockerfile: str, files: tuple[Path, ...] = ()) -> None:
+    """A test image from `dockerfile`, with `files` beside it in a fresh `context` folder."""
     context.mkdir()
-    for name in ("sink.py", "sink_server.py"):
-        shutil.copy(ROOT / "tests/support" / name, context / name)
-    (context / "Dockerfile").write_text(f'FROM {image_vars()["PYTHON_IMAGE"]}\nCOPY sink.py sink_server.py /sink/\n'
-                                        'WORKDIR /sink\nCMD ["python3", "-u", "/sink/sink_server.py", "5959"]\n')
-    out = subprocess.run(["docker", "build", "-q", "-t", SINK, str(context)], capture_output=True, text=True,
-                         env={**os.environ, "DOCKER_BUILDKIT": "0"}, timeout=300)
-    assert out.returncode == 0, out.stderr
+    for path in files:
+        shutil.copy(path, context / path.name)
+    (context / "Dockerfile").write_text(dockerfile)
+    run("docker", "build", "-q", "-t", tag, str(context), env={**os.environ, "DOCKER_BUILDKIT": "0"})
 
 
 def stack_file(env_file, out_dir) -> dict:
@@ -109,6 +107,10 @@ class Cluster:
                           "--format", "{{.Name}} {{.Node}} {{.CurrentState}}", check=False).stdout.split("\n")
         return [tuple(line.split()[:2]) for line in out if " Running " in f" {line} "]
 
+    def replicas(self) -> set[tuple[str, str]]:
+        """(node, task slot) of the app's running replicas: the labels it puts on its metrics and logs."""
+        return {(node, task.rsplit(".", 1)[1]) for task, node in self.running("app")}
+
     def leader(self) -> str | None:
         out = self.docker("node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}", check=False).stdout
         return next((line.split()[0] for line in out.splitlines() if line.endswith(" Leader")), None)
@@ -135,11 +137,11 @@ def cluster(tmp_path_factory):
                               LOGSTASH_HOST="logsink", LOG_SHIP_ACCESS="true")
     build_app(env_file, APP_V1, "v1")
     build_app(env_file, APP_V2, "v2")
-    broken = subprocess.run(["docker", "build", "-q", "-t", APP_BROKEN, "-"], capture_output=True, text=True,
-                            input=f'FROM {APP_V1}\nCMD ["python3", "-c", "import time; time.sleep(1e9)"]\n',
-                            env={**os.environ, "DOCKER_BUILDKIT": "0"}, timeout=300)
-    assert broken.returncode == 0, broken.stderr
-    build_sink(work)
+    build_image(APP_BROKEN, work / "broken",
+                f'FROM {APP_V1}\nCMD ["python3", "-c", "import time; time.sleep(1e9)"]\n')
+    build_image(SINK, work / "sink", f'FROM {images["PYTHON_IMAGE"]}\nCOPY sink.py sink_server.py /sink/\n'
+                'WORKDIR /sink\nCMD ["python3", "-u", "/sink/sink_server.py", "5959"]\n',
+                (ROOT / "tests/support/sink.py", ROOT / "tests/support/sink_server.py"))
     stack_file(env_file, work / "out")
     swarm = Swarm(nodes=3, managers=3)
     try:
@@ -178,8 +180,7 @@ def test_replicas_spread_and_every_request_is_counted_once(cluster):
     # Prometheus scrapes every replica, labelled by node and replica.
     wait_until(lambda: len(cluster.query('up{job="flask"} == 1')) == 3, 60, "three app targets up")
     info = cluster.query("flask_app_info")
-    assert {(s["metric"]["node"], s["metric"]["replica"]) for s in info} == \
-        {(node, task.rsplit(".", 1)[1]) for task, node in cluster.running("app")}
+    assert {(s["metric"]["node"], s["metric"]["replica"]) for s in info} == cluster.replicas()
     before = flask_total(cluster) or 0
     sent = 0
     for node in cluster.edge:  # both Nginx replicas
@@ -193,7 +194,7 @@ def test_replicas_spread_and_every_request_is_counted_once(cluster):
     # The dashboard's per-replica panel shows each replica by node and slot.
     dashboard = json.loads((ROOT / "grafana/dashboards/flask-service.json").read_text())
     expr = next(p["targets"][0]["expr"] for p in dashboard["panels"] if p["title"] == "Request rate by replica")
-    replicas = {(node, task.rsplit(".", 1)[1]) for task, node in cluster.running("app")}
+    replicas = cluster.replicas()
     # (a rate needs two scrapes of a series: a replica's first request made its series)
     wait_until(lambda: {(s["metric"]["node"], s["metric"]["replica"])
                         for s in cluster.query(expr.replace("$__rate_interval", "1m"))} == replicas,
@@ -218,8 +219,8 @@ def test_every_replica_ships_its_logs(cluster):
         return got if {e["request_id"] for e in got} == set(ids) else None
     events = wait_until(complete, 60, "an access event per request at the sink", 1)
     assert len(events) == len(ids), "some events arrived twice"
-    replicas = {(task.rsplit(".", 1)[1], node) for task, node in cluster.running("app")}
-    shippers = {(e["replica"], e["node"]) for e in events}
+    replicas = cluster.replicas()
+    shippers = {(e["node"], e["replica"]) for e in events}
     assert len(shippers) >= 2 and shippers <= replicas, (shippers, replicas)
 
 
