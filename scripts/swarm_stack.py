@@ -9,7 +9,8 @@ x-swarm says which services and files it applies to):
 - passwords become Docker secrets (files under OUT/secrets, 0600: `make swarm-deploy` deletes
   them once deployed), and the service reads the variable that names the file;
 - the one-shot steps' outputs (alertmanager.yml, the SLO rules) are rendered here, by the same
-  scripts, from the same settings;
+  scripts, from the same settings; with Logstash in the stack, the app and Nginx get what the
+  shipping-on step tells them under Compose;
 - ports are published in host mode on the node a task runs on; ports Compose binds to loopback
   (Prometheus, Grafana...) are not published at all: Swarm cannot bind to a node's loopback;
 - mem_limit and restart take their Swarm form, tmpfs mounts become anonymous volumes; build,
@@ -86,6 +87,10 @@ class Stack:
     def service(self, name: str, svc: dict) -> dict:
         out = {k: svc[k] for k in KEEP if svc.get(k) not in (None, [], {})}
         env = {k: v for k, v in (svc.get("environment") or {}).items() if v not in (None, "")}
+        if "logstash" in self.model["services"]:  # what compose.yaml's shipping-on step says
+            for var, value in ((self.rules.get("shipping-on") or {}).get(name) or {}).items():
+                if env.get(var, "auto") == "auto":
+                    env[var] = value
         configs, secrets, mounts = [], [], []
         for var, file_var in (self.rules.get("secrets") or {}).get(name, {}).items():
             value = env.pop(var, "")
@@ -120,6 +125,8 @@ class Stack:
         kind, source, target = volume["type"], volume.get("source", ""), volume["target"]
         rendered = (self.rules.get("rendered") or {}).get(source)  # "config" or "secret"
         if kind == "volume" and source in (self.rules.get("drop-volumes") or []):
+            return
+        if target in ((self.rules.get("drop-mounts") or {}).get(name) or []):
             return
         if kind == "volume" and rendered:
             filename, text = self.render(source)
