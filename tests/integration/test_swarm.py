@@ -2,7 +2,7 @@
 every node a manager (so the swarm outlives its leader): node 2 runs the monitoring services,
 nodes 1 (the first leader) and 3 take outside traffic. The stack file is the one
 `make swarm-deploy` writes (compose.yaml + compose/swarm.yaml, through scripts/swarm_stack.py);
-Grafana's image is not here and is left out of it.
+Grafana's and Elastic's images are not here and are left out of it.
 """
 
 import concurrent.futures
@@ -62,15 +62,20 @@ def build_image(tag: str, context: Path, dockerfile: str, files: tuple[Path, ...
     run("docker", "build", "-q", "-t", tag, str(context), env={**os.environ, "DOCKER_BUILDKIT": "0"})
 
 
+# In the stack file, but their images are not here (tests/config/test_swarm_stack.py checks them).
+NO_IMAGE = ("grafana", "elasticsearch", "setup", "logstash", "kibana")
+
+
 def stack_file(env_file, out_dir) -> dict:
-    """What `make swarm-stack PROFILE=metrics` writes, less Grafana (no image here), plus the
-    log sink under the name the app ships to (LOGSTASH_HOST)."""
-    config = compose_config(["metrics"], env_file, ("compose/swarm.yaml",))
+    """What `make swarm-stack PROFILE=full` writes, less the services whose images are not here,
+    plus the log sink under the name the app and nginx-log-shipper ship to (LOGSTASH_HOST)."""
+    config = compose_config(["full"], env_file, ("compose/swarm.yaml",))
     render = subprocess.run(["python3", "scripts/swarm_stack.py", "--out", str(out_dir)], input=json.dumps(config),
                             capture_output=True, text=True, cwd=ROOT)
     assert render.returncode == 0, render.stderr
     stack = json.loads((out_dir / "stack.yml").read_text())
-    del stack["services"]["grafana"]
+    for name in NO_IMAGE:
+        del stack["services"][name]
     stack["services"]["logsink"] = {"image": SINK, "networks": ["default"], "deploy": {
         "replicas": 1, "endpoint_mode": "dnsrr",
         "placement": {"constraints": ["node.labels.flaskobs.monitoring == true"]}}}
@@ -153,7 +158,7 @@ def cluster(tmp_path_factory):
         swarm.load(APP_V1, APP_V2, APP_BROKEN, SINK, images["NGINX_IMAGE"], images["PROMETHEUS_IMAGE"],
                    images["ALERTMANAGER_IMAGE"], images["BLACKBOX_EXPORTER_IMAGE"])
         cluster.docker("stack", "deploy", "--resolve-image", "never", "-c", str(work / "out/stack.yml"), "flaskobs")
-        for service, count in (("app", 3), ("nginx", 2), ("prometheus", 1), ("logsink", 1)):
+        for service, count in (("app", 3), ("nginx", 2), ("prometheus", 1), ("logsink", 1), ("nginx-log-shipper", 2)):
             wait_until(lambda s=service, c=count: cluster.replicas_healthy(s, c), 240, f"{count} healthy {service}")
         # Each Nginx finds the replicas at its next lookup of tasks.app (Swarm adds a task once healthy).
         for node in cluster.edge:
@@ -201,6 +206,12 @@ def test_replicas_spread_and_every_request_is_counted_once(cluster):
                60, "the panel to show every replica")
 
 
+def sink_events(cluster: Cluster) -> list[dict]:
+    """Every event the log sink (the TEST DOUBLE standing in for Logstash) received so far."""
+    out = cluster.docker("service", "logs", "--raw", "flaskobs_logsink").stdout
+    return [json.loads(line.split("SINK ", 1)[1]) for line in out.splitlines() if "SINK " in line]
+
+
 def test_every_replica_ships_its_logs(cluster):
     """Each request's access event reaches the pipeline once, from the replica that answered,
     named by node and replica; every replica ships from its own queue."""
@@ -210,9 +221,7 @@ def test_every_replica_ships_its_logs(cluster):
         assert get(cluster.url(node, "/api/items"), {"X-Request-ID": request_id}).status_code == 200
 
     def received() -> list[dict]:
-        out = cluster.docker("service", "logs", "--raw", "flaskobs_logsink").stdout
-        events = [json.loads(line.split("SINK ", 1)[1]) for line in out.splitlines() if "SINK " in line]
-        return [e for e in events if e.get("request_id") in ids and e.get("logger") == "gunicorn.access"]
+        return [e for e in sink_events(cluster) if e.get("request_id") in ids and e.get("logger") == "gunicorn.access"]
 
     def complete() -> list[dict] | None:
         got = received()
@@ -222,6 +231,35 @@ def test_every_replica_ships_its_logs(cluster):
     replicas = cluster.replicas()
     shippers = {(e["node"], e["replica"]) for e in events}
     assert len(shippers) >= 2 and shippers <= replicas, (shippers, replicas)
+
+
+def test_nginx_access_logs_reach_the_pipeline_from_every_ingress_node(cluster):
+    """Each Nginx writes its access log on its own node; nginx-log-shipper there sends each line
+    once, tagged for the pipeline's Nginx filter, and picks up where it stopped after a restart."""
+    def nginx_events(ids: list[str]) -> list[dict]:
+        return [e for e in sink_events(cluster) if e.get("request_id") in ids and e.get("logger") == "nginx.access"]
+
+    def send(prefix: str) -> list[str]:
+        ids = [f"{prefix}-{uuid.uuid4().hex}" for _ in range(20)]
+        for i, request_id in enumerate(ids):
+            node = cluster.edge[i % len(cluster.edge)]
+            assert get(cluster.url(node, "/api/items"), {"X-Request-ID": request_id}).status_code == 200
+        return ids
+
+    def each_once(ids: list[str]) -> list[dict] | None:
+        got = nginx_events(ids)
+        return got if {e["request_id"] for e in got} == set(ids) else None
+
+    first = send("edge")
+    events = wait_until(lambda: each_once(first), 60, "an Nginx access event per request", 1)
+    assert len(events) == len(first), "some lines arrived twice"
+    assert all("nginx" in e["tags"] and e["event_id"] for e in events)
+    # Restart every shipper, and send while they are stopping and starting.
+    cluster.docker("service", "update", "--force", "--detach", "flaskobs_nginx-log-shipper")
+    second = send("restart")
+    wait_until(lambda: cluster.replicas_healthy("nginx-log-shipper", 2), 120, "the shippers back")
+    events = wait_until(lambda: each_once(second), 60, "the lines written across the restart", 1)
+    assert len(events) == len(second), "some lines arrived twice"
 
 
 class Load:
