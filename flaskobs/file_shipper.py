@@ -14,7 +14,7 @@ a batch counts as sent only once Logstash has read it to the end).
 - Logstash unreachable: nothing is skipped; the batch is retried with a backoff up to 10 s.
 - SIGTERM: the batch in flight finishes, its position is saved, then the process exits.
 `--check` (the container's health check) exits 0 while the loop is alive: it touches
-SHIP_HEARTBEAT_FILE every round, sending or retrying.
+SHIP_HEARTBEAT_FILE every round (sending or retrying) and after every batch.
 """
 
 import glob
@@ -126,16 +126,20 @@ class Shipper:
                     self.transport.send(events)
                 self.positions[path] = [inode, offset + len(data)]
                 self._save()
+                self.beat()  # a long backlog is progress too, not a stuck loop
                 total += len(events)
         self.sent += total
         return total
+
+    def beat(self) -> None:
+        with open(self.heartbeat, "a"):
+            os.utime(self.heartbeat)
 
     def run(self) -> int:
         backoff = self.interval
         print(f"file_shipper: shipping {self.pattern} to {self.host}:{self.port}", file=sys.stderr, flush=True)
         while not self.stopping.is_set():
-            with open(self.heartbeat, "a"):
-                os.utime(self.heartbeat)
+            self.beat()
             try:
                 self.ship_once()
                 backoff = self.interval
