@@ -25,8 +25,8 @@ import sys
 import threading
 import time
 
-from .logship import AckedTcpTransport
-from .settings import ConfigError, env_float, env_int, env_str
+from .logship import tcp_transport
+from .settings import SPECS, ConfigError, env_float, env_str
 
 BATCH_BYTES = 1 << 20  # read per file and per batch
 MAX_BACKOFF = 10.0
@@ -35,18 +35,17 @@ HEARTBEAT_MAX_AGE = 30.0  # seconds; a round takes at most MAX_BACKOFF plus a ba
 
 class Shipper:
     def __init__(self, env):
-        self.host = env_str(env, "LOGSTASH_HOST", "")
+        # Where to ship, read as the app reads it (settings.SPECS: one default, one check).
+        self.host = SPECS["logstash_host"].read(env, "LOGSTASH_HOST")
+        self.port = SPECS["logstash_port"].read(env, "LOGSTASH_PORT")
         if not self.host:
             raise ConfigError("LOGSTASH_HOST is not set; allowed: the host name or address of Logstash's tcp input")
-        self.port = env_int(env, "LOGSTASH_PORT", 5959, low=1, high=65535)
         self.pattern = env_str(env, "SHIP_FILES", "/var/log/nginx-access/access-*.json")
         self.tag = env_str(env, "SHIP_TAG", "nginx")
         self.position_file = env_str(env, "SHIP_POSITION_FILE", "/var/lib/app/data/ship-position.json")
         self.interval = env_float(env, "SHIP_INTERVAL", 0.5, low=0.05, high=MAX_BACKOFF)
         self.heartbeat = heartbeat_file(env)
-        self.transport = AckedTcpTransport(self.host, self.port, ssl_enable=False, ssl_verify=True,
-                                           ssl_verify_flags=None, keyfile=None, certfile=None, ca_certs=None,
-                                           timeout=3.0)
+        self.transport = tcp_transport(self.host, self.port)
         self.positions = self._load()  # path -> [inode, offset]
         self.stopping = threading.Event()
         self.sent = 0

@@ -352,14 +352,20 @@ class ShippingHandler(AsynchronousLogstashHandler):
         self._start_worker_thread()
 
 
+def tcp_transport(host: str, port: int, counters=None) -> AckedTcpTransport:
+    """The transport to Logstash's tcp input: plain TCP, each batch acknowledged (see the class)."""
+    transport = AckedTcpTransport(host, port, ssl_enable=False, ssl_verify=True, ssl_verify_flags=None,
+                                  keyfile=None, certfile=None, ca_certs=None, timeout=constants.SOCKET_TIMEOUT)
+    transport.counters = counters
+    return transport
+
+
 def install(settings: Settings, formatter, counters=None) -> ShippingHandler:
     directory = settings.log_queue_dir
     db_path = claim_slot(directory)
     adopted = adopt_orphans(directory, db_path)
     host, port = settings.logstash_host, settings.logstash_port
-    transport = AckedTcpTransport(host, port, ssl_enable=False, ssl_verify=True, ssl_verify_flags=None,
-                                  keyfile=None, certfile=None, ca_certs=None, timeout=constants.SOCKET_TIMEOUT)
-    transport.counters = counters
+    transport = tcp_transport(host, port, counters)
     handler = ShippingHandler(host=host, port=port, database_path=db_path, transport=transport,
                               event_ttl=settings.log_event_ttl, max_events=settings.log_queue_max_events,
                               counters=counters)
