@@ -212,21 +212,27 @@ def sink_events(cluster: Cluster) -> list[dict]:
     return [json.loads(line.split("SINK ", 1)[1]) for line in out.splitlines() if "SINK " in line]
 
 
-def test_every_replica_ships_its_logs(cluster):
-    """Each request's access event reaches the pipeline once, from the replica that answered,
-    named by node and replica; every replica ships from its own queue."""
-    ids = [f"swarm-{uuid.uuid4().hex}" for _ in range(30)]
+def send_ids(cluster: Cluster, prefix: str, count: int) -> list[str]:
+    """`count` requests with fresh request ids, through each Nginx in turn; their ids."""
+    ids = [f"{prefix}-{uuid.uuid4().hex}" for _ in range(count)]
     for i, request_id in enumerate(ids):
         node = cluster.edge[i % len(cluster.edge)]
         assert get(cluster.url(node, "/api/items"), {"X-Request-ID": request_id}).status_code == 200
+    return ids
 
-    def received() -> list[dict]:
-        return [e for e in sink_events(cluster) if e.get("request_id") in ids and e.get("logger") == "gunicorn.access"]
 
-    def complete() -> list[dict] | None:
-        got = received()
-        return got if {e["request_id"] for e in got} == set(ids) else None
-    events = wait_until(complete, 60, "an access event per request at the sink", 1)
+def events_for_all(cluster: Cluster, ids: list[str], logger: str) -> list[dict] | None:
+    """The sink's events from `logger` for these request ids, once every id has one; else None."""
+    got = [e for e in sink_events(cluster) if e.get("request_id") in ids and e.get("logger") == logger]
+    return got if {e["request_id"] for e in got} == set(ids) else None
+
+
+def test_every_replica_ships_its_logs(cluster):
+    """Each request's access event reaches the pipeline once, from the replica that answered,
+    named by node and replica; every replica ships from its own queue."""
+    ids = send_ids(cluster, "swarm", 30)
+    events = wait_until(lambda: events_for_all(cluster, ids, "gunicorn.access"), 60,
+                        "an access event per request at the sink", 1)
     assert len(events) == len(ids), "some events arrived twice"
     replicas = cluster.replicas()
     shippers = {(e["node"], e["replica"]) for e in events}
@@ -236,29 +242,17 @@ def test_every_replica_ships_its_logs(cluster):
 def test_nginx_access_logs_reach_the_pipeline_from_every_ingress_node(cluster):
     """Each Nginx writes its access log on its own node; nginx-log-shipper there sends each line
     once, tagged for the pipeline's Nginx filter, and picks up where it stopped after a restart."""
-    def nginx_events(ids: list[str]) -> list[dict]:
-        return [e for e in sink_events(cluster) if e.get("request_id") in ids and e.get("logger") == "nginx.access"]
-
-    def send(prefix: str) -> list[str]:
-        ids = [f"{prefix}-{uuid.uuid4().hex}" for _ in range(20)]
-        for i, request_id in enumerate(ids):
-            node = cluster.edge[i % len(cluster.edge)]
-            assert get(cluster.url(node, "/api/items"), {"X-Request-ID": request_id}).status_code == 200
-        return ids
-
-    def each_once(ids: list[str]) -> list[dict] | None:
-        got = nginx_events(ids)
-        return got if {e["request_id"] for e in got} == set(ids) else None
-
-    first = send("edge")
-    events = wait_until(lambda: each_once(first), 60, "an Nginx access event per request", 1)
+    first = send_ids(cluster, "edge", 20)
+    events = wait_until(lambda: events_for_all(cluster, first, "nginx.access"), 60,
+                        "an Nginx access event per request", 1)
     assert len(events) == len(first), "some lines arrived twice"
     assert all("nginx" in e["tags"] and e["event_id"] for e in events)
     # Restart every shipper, and send while they are stopping and starting.
     cluster.docker("service", "update", "--force", "--detach", "flaskobs_nginx-log-shipper")
-    second = send("restart")
+    second = send_ids(cluster, "restart", 20)
     wait_until(lambda: cluster.replicas_healthy("nginx-log-shipper", 2), 120, "the shippers back")
-    events = wait_until(lambda: each_once(second), 60, "the lines written across the restart", 1)
+    events = wait_until(lambda: events_for_all(cluster, second, "nginx.access"), 60,
+                        "the lines written across the restart", 1)
     assert len(events) == len(second), "some lines arrived twice"
 
 
