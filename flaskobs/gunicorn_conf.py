@@ -12,7 +12,9 @@ import importlib.machinery
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 
 from flaskobs import bind as _bind
 from flaskobs import settings as _settings
@@ -48,6 +50,10 @@ try:
     threads = env_int(_env, "GUNICORN_THREADS", 4 if worker_class == "gthread" else 1, low=1, high=64)
     timeout = env_int(_env, "GUNICORN_TIMEOUT", 30, low=1, high=3600)
     graceful_timeout = env_int(_env, "GUNICORN_GRACEFUL_TIMEOUT", 30, low=1, high=3600)
+    # Seconds the master keeps serving after SIGTERM before it stops as Gunicorn does (closing its
+    # listener, then letting workers finish): time for a balancer that finds replicas by DNS to stop
+    # sending here (Swarm: swarm.yaml). 0: stop at once, as Gunicorn does.
+    _shutdown_delay = env_int(_env, "GUNICORN_SHUTDOWN_DELAY", 0, low=0, high=60)
     # Longer than Nginx's upstream keepalive_timeout, so Gunicorn never closes a connection
     # Nginx is about to reuse.
     keepalive = env_int(_env, "GUNICORN_KEEPALIVE", 75, low=0, high=3600)
@@ -91,7 +97,22 @@ def on_starting(server):
     gunicorn_errors.install()  # in the master, so every worker forked later answers in JSON
 
 
+def _delay_shutdown(server, seconds: int) -> None:
+    """SIGTERM starts a countdown instead of the shutdown; the shutdown is then Gunicorn's own,
+    queued through the arbiter's signal handler (Arbiter.signal). A second SIGTERM, or SIGINT or
+    SIGQUIT, stops at once."""
+    def countdown(signum, frame):
+        signal.signal(signal.SIGTERM, server.signal)
+        server.log.info("SIGTERM: still serving for %d s so balancers stop sending here, then stopping", seconds)
+        timer = threading.Timer(seconds, server.signal, (signal.SIGTERM, None))
+        timer.daemon = True
+        timer.start()
+    signal.signal(signal.SIGTERM, countdown)
+
+
 def when_ready(server):
+    if _shutdown_delay:
+        _delay_shutdown(server, _shutdown_delay)
     if _metrics_dir and _cfg.metrics_enabled:
         from flaskobs import gunicorn_metrics
         queue_dir = _cfg.log_queue_dir if _cfg.logstash_host and "LOG_QUEUE_DIR" in _env else None

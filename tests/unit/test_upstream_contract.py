@@ -49,6 +49,8 @@ SIGNATURES = {
     "gunicorn.glogging:Logger.access": "(self, resp, req, environ, request_time)",
     "gunicorn.glogging:Logger.setup": "(self, cfg)",
     "gunicorn.util:import_app": "(module)",
+    # gunicorn_conf._delay_shutdown queues the delayed SIGTERM through the master's own handler.
+    "gunicorn.arbiter:Arbiter.signal": "(self, sig, frame)",
 }
 
 # The source of the code whose behaviour flaskobs depends on, as of the pinned versions.
@@ -77,6 +79,8 @@ DIGESTS = {
     "gunicorn.arbiter:Arbiter.murder_workers": "3f8fbfdf473fe338",
     "gunicorn.arbiter:Arbiter.spawn_worker": "6abc0d90b0b9f80b",
     "gunicorn.arbiter:Arbiter.reap_workers": "ebcf4187e9ebf378",
+    # gunicorn_conf._delay_shutdown: init_signals runs before when_ready, which replaces SIGTERM's handler.
+    "gunicorn.arbiter:Arbiter.start": "92668bdb3e86b1af",
 }
 
 
