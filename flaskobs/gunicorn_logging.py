@@ -16,6 +16,7 @@ from .batched_lines import BatchedLines
 from .logs import JsonFormatter, encode_json, event_id, timestamp
 from .observer import ROUTE_KEY
 from .settings import identity
+from .trace_context import ENVIRON_KEY as TRACE_KEY
 
 STDOUT = BatchedLines(1)  # the access lines of this process, written a batch at a time
 
@@ -68,10 +69,12 @@ class JsonLogger(Logger):
         method = get("REQUEST_METHOD")
         message = f"{method} {get('RAW_URI') or get('PATH_INFO')}"
         request_id = _header(resp.headers, "X-Request-ID") or get("HTTP_X_REQUEST_ID")
+        trace_id, span_id = (get(TRACE_KEY) or (None, None))[:2]  # set by the app (observer.py), validated
         duration_ms = round(request_time.total_seconds() * 1000, 3)
         line = (
             f'{{"@timestamp":"{timestamp(time.time())}","event_id":"{event_id()}","level":"INFO",'
             f'"logger":"gunicorn.access","message":{_text(message)},"request_id":{_text(request_id)},'
+            f'"trace_id":{_text(trace_id)},"span_id":{_text(span_id)},'
             f'"method":{_text(method)},"endpoint":{_text(get(ROUTE_KEY))},"path":{_text(get("PATH_INFO"))},'
             f'"status":{_int(_status(resp))},"bytes":{_int(getattr(resp, "sent", None))},'
             f'"duration_ms":{duration_ms!r},"remote_addr":{_text(get("REMOTE_ADDR"))},'

@@ -20,7 +20,7 @@ import time
 
 from flask import Flask, has_request_context, request
 
-from . import request_ids
+from . import request_ids, trace_context
 from .settings import Settings
 
 # LogRecord attributes that are not user extras.
@@ -93,14 +93,17 @@ class JsonFormatter(logging.Formatter):
 
 
 class RequestContextFilter(logging.Filter):
-    """Attach the request id and request fields to every record made inside a request."""
+    """Attach the request id, trace context and request fields to every record made inside a request."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if "request_context" not in record.__dict__ and has_request_context():
             req = request._get_current_object()
             rule = req.url_rule
+            ids = trace_context.current(req.environ)
             record.request_context = {
                 "request_id": req.environ.get(request_ids.ENVIRON_KEY),
+                "trace_id": ids[0] if ids else None,
+                "span_id": ids[1] if ids else None,
                 "method": req.method,
                 "endpoint": rule.rule if rule is not None else None,
                 "path": req.path,

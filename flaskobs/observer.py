@@ -1,5 +1,5 @@
-"""The WSGI middleware around the app: the request id, the request's timing and metrics, and
-the id on the response.
+"""The WSGI middleware around the app: the request id and trace context, the request's timing
+and metrics, and the ids on the response.
 
 A middleware (Flask's documented `app.wsgi_app` wrapping) rather than Flask hooks: it runs
 before the first and after the last hook the app registers, whatever order the app and
@@ -9,7 +9,7 @@ flaskobs were set up in, and it sees every response, the app's error pages inclu
 import logging
 from time import perf_counter
 
-from . import request_ids
+from . import request_ids, trace_context
 
 START_KEY = "flaskobs.request_start"
 ROUTE_KEY = "flaskobs.route"  # the url rule the app matched, for metrics and the access log
@@ -45,11 +45,17 @@ class RequestObserver:
                 log.warning("ignored a malformed X-Request-ID of %d characters; generated %s",
                             len(incoming), rid, extra={"request_id": rid})
         environ[request_ids.ENVIRON_KEY] = rid
+        trace_context.start(environ)
         metrics = self.metrics
 
         def start(status, headers, exc_info=None):
             headers = [h for h in headers if h[0].lower() != "x-request-id"]  # one id, ours
             headers.append((request_ids.HEADER, rid))
+            # The ids the request logged with (OpenTelemetry's when it traced the request), kept
+            # for the exemplar and the access line; the app's own traceparent, if it set one, stays.
+            ids = environ[trace_context.ENVIRON_KEY] = trace_context.current(environ)
+            if not any(h[0].lower() == trace_context.HEADER for h in headers):
+                headers.append((trace_context.HEADER, trace_context.header(ids)))
             if metrics is not None:
                 metrics.record(environ, status)
             return start_response(status, headers, exc_info)

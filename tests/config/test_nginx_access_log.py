@@ -82,3 +82,28 @@ def test_every_line_has_its_own_event_id_even_with_a_reused_request_id(nginx):
     lines = wait_until(both, 3, "both lines in the container log")
     assert len({line["event_id"] for line in lines}) == 2
     assert all(len(line["event_id"]) == 32 and line["event_id"] != reused for line in lines)
+
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+@pytest.mark.parametrize(("traceparent", "logged"), [
+    (f"00-{TRACE}-00f067aa0ba902b7-01", TRACE),
+    (f"01-{TRACE}-00f067aa0ba902b7-01-later-fields", TRACE),
+    (f"00-{TRACE.upper()}-00f067aa0ba902b7-01", ""),  # upper case
+    (f"00-{'0' * 32}-00f067aa0ba902b7-01", ""),  # all-zero trace id
+    (f"00-{TRACE}-{'0' * 16}-01", ""),  # all-zero parent id
+    (f"ff-{TRACE}-00f067aa0ba902b7-01", ""),  # version ff
+    (f"00-{TRACE}-00f067aa0ba902b7-01-extra", ""),  # version 00 has nothing after the flags
+    ("x" * 4000, ""),
+    (None, ""),
+])
+def test_the_access_line_carries_only_a_valid_incoming_trace_id(nginx, traceparent, logged):
+    """Nginx answered itself (no app here): the trace id is the client's, when W3C-valid."""
+    name, url = nginx
+    request_id = f"tp-{uuid.uuid4().hex}"
+    headers = {"X-Request-ID": request_id, **({"traceparent": traceparent} if traceparent else {})}
+    requests.get(url + "/api/hello", headers=headers, timeout=10)
+    line = wait_until(lambda: next((x for x in access_lines(name) if x["request_id"] == request_id), None), 5,
+                      "the request's access line")
+    assert line["trace_id"] == logged

@@ -9,6 +9,7 @@ from gunicorn.config import Config
 
 from flaskobs.gunicorn_logging import JsonLogger
 from flaskobs.observer import ROUTE_KEY
+from flaskobs.trace_context import ENVIRON_KEY as TRACE_KEY
 
 
 class Response:
@@ -16,13 +17,16 @@ class Response:
         self.status_code, self.sent, self.headers = status_code, sent, headers
 
 
-@pytest.mark.parametrize(("path", "agent", "route", "sent"), [
-    ("/api/hello", "wrk", "/api/hello", 20),
-    ('/a"b\\c', 'evil"agent\\', None, None),           # quotes and backslashes
-    ("/caf\u00e9/\u6f22\u5b57", "bot\n{\"x\":1}\r\t\x00\x1f", "/x", 0),  # non-ASCII, control characters
-    ("/", None, None, None),                           # no User-Agent at all
+TRACE = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "01")
+
+
+@pytest.mark.parametrize(("path", "agent", "route", "sent", "trace"), [
+    ("/api/hello", "wrk", "/api/hello", 20, TRACE),
+    ('/a"b\\c', 'evil"agent\\', None, None, TRACE),           # quotes and backslashes
+    ("/caf\u00e9/\u6f22\u5b57", "bot\n{\"x\":1}\r\t\x00\x1f", "/x", 0, None),  # non-ASCII, control characters
+    ("/", None, None, None, None),                     # no User-Agent at all; the app never saw it
 ])
-def test_access_line_is_the_json_of_its_fields(capfd, monkeypatch, path, agent, route, sent):
+def test_access_line_is_the_json_of_its_fields(capfd, monkeypatch, path, agent, route, sent, trace):
     monkeypatch.setenv("SERVICE_NAME", 'svc "q"')
     cfg = Config()
     cfg.set("accesslog", "-")
@@ -31,6 +35,8 @@ def test_access_line_is_the_json_of_its_fields(capfd, monkeypatch, path, agent, 
                "HTTP_X_FORWARDED_FOR": "203.0.113.9", ROUTE_KEY: route}
     if agent is not None:
         environ["HTTP_USER_AGENT"] = agent
+    if trace is not None:
+        environ[TRACE_KEY] = trace
     response = Response(404, sent, [("Content-Type", "application/json"), ("x-request-id", "rid-1")])
     capfd.readouterr()
     logger.access(response, None, environ, datetime.timedelta(microseconds=1500))
@@ -39,7 +45,8 @@ def test_access_line_is_the_json_of_its_fields(capfd, monkeypatch, path, agent, 
     doc = json.loads(line)
     assert doc == {
         "@timestamp": doc["@timestamp"], "event_id": doc["event_id"], "level": "INFO", "logger": "gunicorn.access",
-        "message": f"GET {path}", "request_id": "rid-1", "method": "GET", "endpoint": route, "path": path,
+        "message": f"GET {path}", "request_id": "rid-1",
+        "trace_id": trace and trace[0], "span_id": trace and trace[1], "method": "GET", "endpoint": route, "path": path,
         "status": 404, "bytes": sent, "duration_ms": 1.5, "remote_addr": "10.0.0.1",
         "forwarded_for": "203.0.113.9", "user_agent": agent, "pid": doc["pid"],
         "service": 'svc "q"', "environment": doc["environment"], "version": doc["version"],
