@@ -28,6 +28,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 # Imported here, never lazily in the scrape thread: a worker forked while that thread held
 # an import lock would deadlock on its first import of the same module.
+from flaskobs import exemplars
 from flaskobs.logship import backlog_of
 
 _LOCK = threading.Lock()
@@ -56,6 +57,7 @@ def fold_dead_worker(pid: int, directory: str) -> int:
     mark_process_dead(pid, directory)
     folded = 0
     with _LOCK:
+        exemplars.fold_dead_worker(pid, directory)
         for path in glob.glob(os.path.join(directory, f"*_{pid}.db")):
             parts = os.path.basename(path)[:-3].split("_")
             kind, mode = parts[0], parts[1] if len(parts) > 2 else ""
@@ -77,9 +79,16 @@ def fold_dead_worker(pid: int, directory: str) -> int:
 
 
 class _LockedMultiProcessCollector(MultiProcessCollector):
+    """The workers' merged values, with their exemplars (exemplars.py)."""
+
+    def __init__(self, directory: str):
+        super().__init__(None, directory)
+        self.directory = directory
+
     def collect(self):
         with _LOCK:
-            return list(super().collect())
+            found = exemplars.collect(self.directory)
+            return list(exemplars.attach(super().collect(), found))
 
 
 def proc_stats(pid: int) -> tuple[float, float] | None:
@@ -194,7 +203,8 @@ def start(arbiter, port: int, host: str = "0.0.0.0", log_queue_dir: str | None =
     """Start the metrics server in the master (call from `when_ready`). All interfaces, as
     Prometheus scrapes it from another container; the port is never published."""
     registry = CollectorRegistry()
-    collectors = [_LockedMultiProcessCollector(None), GunicornCollector(arbiter, log_queue_dir)]
+    collectors = [_LockedMultiProcessCollector(os.environ["PROMETHEUS_MULTIPROC_DIR"]),
+                  GunicornCollector(arbiter, log_queue_dir)]
     registry.register(_Labelled(collectors, labels or {}))
     start_http_server(port, host, registry=registry)
 

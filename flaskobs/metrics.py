@@ -16,13 +16,15 @@ dict lookup and three multiprocess value writes. Methods outside the standard on
 """
 
 import os
-from time import perf_counter
+from bisect import bisect_left
+from time import perf_counter, time
 from typing import NamedTuple
 
 from flask import Flask
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_flask_exporter import PrometheusMetrics
 
+from . import exemplars, request_ids, trace_context
 from .observer import ROUTE_KEY, START_KEY
 from .settings import Settings
 
@@ -49,8 +51,10 @@ class ShippingCounters(NamedTuple):
 class RequestMetrics:
     """The app's metric families, and the cheap ways to record into them."""
 
-    def __init__(self, exporter: PrometheusMetrics):
+    def __init__(self, exporter: PrometheusMetrics, exemplar_dir: str | None = None):
         self.exporter = exporter
+        # Where this worker writes its exemplars (exemplars.py); None: none recorded.
+        self.exemplar_dir = exemplar_dir
         self.registry = registry = exporter.registry
         self._duration = Histogram("flask_http_request_duration_seconds", "Flask HTTP request duration in seconds",
                                    ("method", "url_rule", "status"), buckets=REQUEST_BUCKETS, registry=registry)
@@ -87,10 +91,26 @@ class RequestMetrics:
         key = (method, route, code)
         child = self._children.get(key)
         if child is None:
-            child = self._children[key] = (self._duration.labels(method, route, code),
-                                           self._total.labels(method, code))
-        child[0].observe(perf_counter() - started)
+            child = self._children[key] = self._child(method, route, code)
+        elapsed = perf_counter() - started
+        child[0].observe(elapsed)
         child[1].inc()
+        if self.exemplar_dir is not None:
+            store, now = exemplars.writer(self.exemplar_dir), time()
+            bucket = child[2][bisect_left(REQUEST_BUCKETS, elapsed)]
+            if store.due(bucket, now) or store.due(child[3], now):  # sampled (exemplars.py) before any work
+                ids = environ.get(trace_context.ENVIRON_KEY)
+                tag = exemplars.labels(environ.get(request_ids.ENVIRON_KEY), ids[0] if ids else None)
+                if tag is not None:
+                    store.write(bucket, tag, elapsed, now)
+                    store.write(child[3], tag, 1.0, now)
+
+    def _child(self, method: str, route: str, code: str) -> tuple:
+        """The label children of one (method, route, status), and their exemplar series keys."""
+        latency = {"method": method, "url_rule": route, "status": code}
+        return (self._duration.labels(method, route, code), self._total.labels(method, code),
+                exemplars.bucket_keys("flask_http_request_duration_seconds", latency, REQUEST_BUCKETS),
+                exemplars.series_key("flask_http_request_total", {"method": method, "status": code}))
 
     def count_exception(self, method: str) -> None:
         self._exceptions.labels(method if method in METHODS else "other", "500").inc()
@@ -112,4 +132,6 @@ def install(app: Flask, settings: Settings) -> RequestMetrics | None:
         exporter = PrometheusMetrics(app, path=None, registry=CollectorRegistry(), export_defaults=False)
     exporter.info("flask_app_info", "Version of the running app", version=settings.app_version,
                   service=settings.service_name)
-    return RequestMetrics(exporter)
+    # Exemplars need the master's side (gunicorn_metrics.py), which serves the workers' files.
+    exemplar_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] if multiprocess() and settings.metrics_exemplars else None
+    return RequestMetrics(exporter, exemplar_dir)

@@ -135,6 +135,8 @@ SPECS: dict[str, Spec] = {
                                 "proxies whose forwarded headers count (Gunicorn's too): addresses or "
                                 "networks, comma-separated, or *; a Unix socket's peer always counts"),
     "metrics_enabled": Spec("METRICS_ENABLED", _bool(True), "record and serve metrics"),
+    "metrics_exemplars": Spec("METRICS_EXEMPLARS", _bool(True),
+                              "the latest request id per latency bucket, served with OpenMetrics"),
     "log_level": Spec("LOG_LEVEL", _choice("INFO", LOG_LEVELS, fold=str.upper), "root log level"),
     "logstash_host": Spec("LOGSTASH_HOST", _str(""), "ship logs to this Logstash; empty: stdout only"),
     "logstash_port": Spec("LOGSTASH_PORT", _int(5959, 1, 65535), "Logstash's tcp json_lines input"),
@@ -165,6 +167,7 @@ class Settings:
     proxy_fix_x_prefix: int
     forwarded_allow_ips: str
     metrics_enabled: bool
+    metrics_exemplars: bool
     log_level: str
     logstash_host: str
     logstash_port: int

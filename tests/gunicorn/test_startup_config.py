@@ -23,6 +23,8 @@ def start(env: dict, cwd=ROOT / "tests") -> subprocess.CompletedProcess:
     ({"GUNICORN_WORKERS": "0"}, "GUNICORN_WORKERS=0 is out of range; allowed: 1..256"),
     ({"GUNICORN_WORKER_CLASS": "gevent"}, "GUNICORN_WORKER_CLASS='gevent' is not allowed; allowed: sync, gthread"),
     ({"METRICS_PORT": "99999"}, "METRICS_PORT=99999 is out of range; allowed: 1..65535"),
+    ({"GUNICORN_SHUTDOWN_DELAY": "soon"}, "GUNICORN_SHUTDOWN_DELAY='soon' is not a whole number; allowed: 0..60"),
+    ({"METRICS_EXEMPLARS": "sometimes"}, "METRICS_EXEMPLARS='sometimes' is not a boolean"),
     ({"METRICS_PORT": "8000", "PORT": "8000"}, "METRICS_PORT=8000 equals PORT"),
     ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL='LOUD' is not allowed"),
     # Gunicorn parses this one from the environment itself, with a message naming no variable.

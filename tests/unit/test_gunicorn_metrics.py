@@ -68,7 +68,7 @@ def test_scrape_and_fold_never_interleave(tmp_path):
     directory = str(tmp_path)
     pids = [run_worker(directory, 4) for _ in range(6)]
     total = 24
-    collector = gunicorn_metrics._LockedMultiProcessCollector(CollectorRegistry(), path=directory)
+    collector = gunicorn_metrics._LockedMultiProcessCollector(directory)
     seen = []
     folder = threading.Thread(target=lambda: [gunicorn_metrics.fold_dead_worker(p, directory) for p in pids])
     folder.start()

@@ -1,0 +1,108 @@
+"""Exemplars under real Gunicorn workers (flaskobs/exemplars.py): the master serves, in
+OpenMetrics only, request ids that were sent, each in the bucket its duration falls in, while
+workers are recycled and the counts stay exact; traceparent's trace id joins them."""
+
+import json
+import re
+import time
+
+import requests
+from support.gunicorn import Gunicorn
+from test_metrics_under_gunicorn import EXITS, HELLO
+
+OPENMETRICS = {"Accept": "application/openmetrics-text; version=1.0.0"}
+# name{labels} value # {exemplar labels} exemplar value timestamp
+EXEMPLAR = re.compile(r'^(\w+)\{(.*)\} \S+ # \{(.*)\} (\S+) (\S+)$')
+TRACE, PARENT = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+
+
+def labels(text: str) -> dict[str, str]:
+    return dict(re.findall(r'(\w+)="([^"]*)"', text))
+
+
+def exemplars(server: Gunicorn) -> list[tuple[str, dict, dict, float]]:
+    """(sample name, its labels, the exemplar's labels, the exemplar's value) of an OpenMetrics scrape."""
+    text = requests.get(f"http://127.0.0.1:{server.metrics_port}/metrics", headers=OPENMETRICS, timeout=10).text
+    assert text.endswith("# EOF\n"), text[-200:]
+    return [(m[1], labels(m[2]), labels(m[3]), float(m[4]))
+            for m in map(EXEMPLAR.match, text.splitlines()) if m]
+
+
+def bounds(le: str, buckets: list[float]) -> tuple[float, float]:
+    """The interval a bucket counts alone: (the bound below it, its own bound]."""
+    upper = float(le)
+    below = [b for b in buckets if b < upper]
+    return (max(below) if below else 0.0), upper
+
+
+def slow_post(server: Gunicorn, request_id: str, pause: float) -> requests.Response:
+    """A POST whose body arrives in three parts, `pause` seconds apart: slow by its own input."""
+    def body():
+        for part in (b'{"name":', b'"slow",', b'"price":1}'):
+            yield part
+            time.sleep(pause)
+    return requests.post(server.url + "/items", data=body(), timeout=30,
+                         headers={"X-Request-ID": request_id, "Content-Type": "application/json"})
+
+
+def test_exemplars_name_sent_requests_in_their_buckets_across_recycled_workers(tmp_path):
+    with Gunicorn(tmp_path, GUNICORN_WORKERS=3, GUNICORN_MAX_REQUESTS=7, GUNICORN_MAX_REQUESTS_JITTER=0) as server:
+        sent = [f"fast-{i}" for i in range(60)]
+        with requests.Session() as session:
+            for request_id in sent:
+                assert session.get(server.url + "/hello", headers={"X-Request-ID": request_id}).status_code == 200
+        slow = [f"slow-{i}" for i in range(2)]
+        for request_id in slow:
+            assert slow_post(server, request_id, 0.3).status_code == 201
+        found = exemplars(server)
+        text = server.scrape()  # the Prometheus text format: no exemplars
+        assert server.value(HELLO, text) == 60  # counts stay exact
+        assert server.value(EXITS.format("recycled"), text) >= 5  # every worker was replaced, some twice
+        assert " # {" not in text
+    buckets = sorted({float(s["le"]) for name, s, _, _ in found if name.endswith("_bucket")})
+    assert found, "no exemplars"
+    for name, series, exemplar, value in found:
+        assert exemplar["request_id"] in sent + slow, exemplar
+        assert set(exemplar) <= {"request_id", "trace_id"}
+        if name.endswith("_bucket"):
+            low, high = bounds(series["le"], buckets)
+            assert low < value <= high, (series, exemplar, value)
+    hello = [e for n, s, e, _ in found if n.endswith("_bucket") and s["url_rule"] == "/hello"]
+    assert hello and all(e["request_id"] in sent for e in hello)
+    posted = [(s["le"], e, v) for n, s, e, v in found if n.endswith("_bucket") and s["url_rule"] == "/items"]
+    assert posted and all(e["request_id"] in slow and v >= 0.6 and float(le) >= 1.0 for le, e, v in posted), posted
+    # the counter carries one too
+    assert any(n == "flask_http_request_total" and e["request_id"] in sent + slow for n, _, e, _ in found)
+
+
+def test_exemplar_files_stay_bounded_under_churn(tmp_path):
+    with Gunicorn(tmp_path, GUNICORN_WORKERS=2, GUNICORN_MAX_REQUESTS=3, GUNICORN_MAX_REQUESTS_JITTER=0) as server:
+        with requests.Session() as session:
+            for i in range(90):
+                session.get(server.url + "/hello", headers={"X-Request-ID": f"churn-{i}"})
+        found = exemplars(server)
+        files = [f for f in server.metrics_dir.iterdir() if f.name.startswith("exemplars_")]
+        assert len(files) <= 2, files  # live workers only: an exited worker's file is folded and deleted
+        assert server.value(EXITS.format("recycled")) >= 20
+    assert any(e["request_id"].startswith("churn-") for _, _, e, _ in found)
+
+
+def test_a_traceparent_is_on_the_response_the_access_line_and_the_exemplar(tmp_path):
+    with Gunicorn(tmp_path, GUNICORN_WORKERS=1) as server:
+        response = requests.get(server.url + "/hello", timeout=10,
+                                headers={"X-Request-ID": "traced-1", "traceparent": f"00-{TRACE}-{PARENT}-01"})
+        span = response.headers["traceparent"].split("-")[2]
+        assert response.headers["traceparent"] == f"00-{TRACE}-{span}-01" and span != PARENT
+        found = exemplars(server)
+    access = [json.loads(line) for line in server.output().splitlines()  # written by now: the master stopped
+              if line.startswith("{") and '"gunicorn.access"' in line and "traced-1" in line]
+    assert any(e == {"request_id": "traced-1", "trace_id": TRACE} for _, _, e, _ in found), found
+    assert [(a["trace_id"], a["span_id"]) for a in access] == [(TRACE, span)]
+
+
+def test_switched_off_no_exemplars_and_no_files(tmp_path):
+    with Gunicorn(tmp_path, GUNICORN_WORKERS=1, METRICS_EXEMPLARS="false") as server:
+        assert requests.get(server.url + "/hello", timeout=10).status_code == 200
+        assert exemplars(server) == []
+        assert server.value(HELLO) == 1
+        assert not [f for f in server.metrics_dir.iterdir() if f.name.startswith("exemplars_")]
