@@ -124,9 +124,10 @@ $(VENV)/.installed: requirements-dev.txt requirements.txt app/requirements.txt e
 
 # Upstream's published types (Grafana dashboards, Elasticsearch bodies), pinned by package-lock.json.
 TYPECHECK := tests/typecheck
-$(TYPECHECK)/node_modules/.installed: $(TYPECHECK)/package-lock.json
+$(TYPECHECK)/node_modules/.installed: $(TYPECHECK)/package-lock.json $(TYPECHECK)/package.json $(TYPECHECK)/fetch-vendored-types.sh
 	@command -v npm >/dev/null || { echo "npm is missing: the type checks need Node.js 18+ and npm (apt-get install nodejs npm)" >&2; exit 1; }
 	@npm ci --prefix $(TYPECHECK) --no-audit --no-fund --loglevel=error
+	@$(TYPECHECK)/fetch-vendored-types.sh
 	@touch $@
 
 venv: $(VENV)/.installed $(TYPECHECK)/node_modules/.installed ## Create .venv with the pinned test and lint tools, and the type packages

@@ -32,8 +32,11 @@ class Layout:
         return panel
 
 
-def prom(expr: str, legend: str = "", ref: str = "A") -> dict:
-    return {"datasource": PROM, "expr": expr, "legendFormat": legend, "refId": ref}
+def prom(expr: str, legend: str = "", ref: str = "A", exemplar: bool = False) -> dict:
+    found = {"datasource": PROM, "expr": expr, "legendFormat": legend, "refId": ref}
+    if exemplar:  # the request ids Prometheus holds for the expression's series, as points to click
+        found["exemplar"] = True
+    return found
 
 
 def panel(kind: str, title: str, targets: list[dict], unit: str = "short", description: str = "",
@@ -87,8 +90,11 @@ REPLICA = "{{node}} {{replica}} {{instance}}"  # legend of a per-replica series
 
 
 def flask_service() -> dict:
+    # Exemplars once per panel (each query would fetch the same ones): a click on one opens the
+    # request's logs (grafana/provisioning/datasources/datasources.yaml).
     quantiles = [prom(f'histogram_quantile({q}, sum by (le, url_rule) (rate({BUCKET}[{RATE}])))',
-                      f"p{int(q * 100)} {{{{url_rule}}}}", ref) for q, ref in ((0.5, "A"), (0.95, "B"), (0.99, "C"))]
+                      f"p{int(q * 100)} {{{{url_rule}}}}", ref, exemplar=ref == "A")
+                 for q, ref in ((0.5, "A"), (0.95, "B"), (0.99, "C"))]
     return dashboard("flask-service", "Flask service", [
         (panel("stat", "Requests / s", [prom(f"sum(rate({COUNT}[{RATE}]))")], "reqps"), 6, 4),
         (panel("stat", "5xx ratio", [prom(
@@ -108,12 +114,15 @@ def flask_service() -> dict:
             prom(f'(sum by (url_rule) (rate({COUNT}{{status=~"4.."}}[{RATE}])) or sum by (url_rule) '
                  f'(rate({COUNT}[{RATE}])) * 0) / sum by (url_rule) (rate({COUNT}[{RATE}]))', "4xx {{url_rule}}",
                  "B")], "percentunit"), 12, 8),
-        (panel("timeseries", "Latency p50 / p95 / p99 by route", quantiles, "s"), 12, 8),
+        (panel("timeseries", "Latency p50 / p95 / p99 by route", quantiles, "s",
+               description="Each dot is an exemplar: the latest request in that latency bucket. Click it for "
+                           "that request's logs."), 12, 8),
         # Per replica (Swarm labels each by node and task slot; under Compose, the one instance).
         (panel("timeseries", "Request rate by replica", [prom(
             f"sum by (instance, node, replica) (rate({COUNT}[{RATE}]))", REPLICA)], "reqps"), 12, 8),
         (panel("timeseries", "Latency p95 by replica", [prom(
-            f"histogram_quantile(0.95, sum by (le, instance, node, replica) (rate({BUCKET}[{RATE}])))", REPLICA)],
+            f"histogram_quantile(0.95, sum by (le, instance, node, replica) (rate({BUCKET}[{RATE}])))", REPLICA,
+            exemplar=True)],
             "s"), 12, 8),
         (panel("timeseries", "Database query latency p95 by operation", [prom(
             f"histogram_quantile(0.95, sum by (le, operation) (rate(flask_db_query_duration_seconds_bucket[{RATE}])))",
@@ -195,19 +204,24 @@ def logs() -> dict:
     # since lines logged outside a request have no request_id at all.
     request_id = {"name": "request_id", "label": "Request id", "type": "textbox", "query": "",
                   "current": {"text": "", "value": ""}, "description": "From the X-Request-ID response header"}
+    trace_id = {"name": "trace_id", "label": "Trace id", "type": "textbox", "query": "",
+                "current": {"text": "", "value": ""},
+                "description": "From the traceparent response header (its second part), or your tracer"}
     return dashboard("flask-logs", "Logs", [
         (panel("text", "About these panels", [], description=NEEDS_ES, datasource=None, mode="markdown",
                content="Logs in Elasticsearch: the **logs** and **full** profiles. Paste an id from an "
-                       "`X-Request-ID` response header in *Request id* to follow one request through Nginx "
-                       "and the app."), 24, 3),
+                       "`X-Request-ID` response header in *Request id* (or a trace id in *Trace id*) to follow "
+                       "one request through Nginx and the app; an exemplar's link on the Flask service "
+                       "dashboard fills it in."), 24, 3),
         (panel("timeseries", "Log lines by level", [es_count_by("level", "*")], description=NEEDS_ES,
                datasource=ES), 24, 7),
-        (panel("logs", "Lines of the request id (app and Nginx)", [es_logs('request_id:"${request_id:raw}"')],
+        (panel("logs", "Lines of the request id or trace id (app and Nginx)",
+               [es_logs('request_id:"${request_id:raw}" OR trace_id:"${trace_id:raw}"')],
                description=NEEDS_ES, datasource=ES, showTime=True, wrapLogMessage=True,
                sortOrder="Ascending"), 24, 12),
         (panel("logs", "Every line", [es_logs("*")], description=NEEDS_ES, datasource=ES, showTime=True,
                wrapLogMessage=True, sortOrder="Descending"), 24, 12),
-    ], links=[link("Flask service", "flask-service")], variables=[request_id])
+    ], links=[link("Flask service", "flask-service")], variables=[request_id, trace_id])
 
 
 def slo() -> dict:

@@ -1,6 +1,8 @@
 """Our files, type-checked against upstream's own published types for the versions we pin
-(tests/typecheck/package.json): every Grafana dashboard against @grafana/schema 12.2.1, every
-request body setup.sh sends to Elasticsearch against @elastic/elasticsearch 8.19's API types.
+(tests/typecheck/package.json): every Grafana dashboard against @grafana/schema 12.2.1, its
+Prometheus queries and the Prometheus datasource's exemplar links against @grafana/prometheus's
+types (the nearest build to 12.2.1), every request body setup.sh sends to Elasticsearch against
+@elastic/elasticsearch 8.19's API types.
 Grafana and Elasticsearch cannot run here; their types can. `satisfies` checks an object
 literal for missing required fields and for unknown ones.
 
@@ -12,6 +14,7 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 from support.docker import ROOT
 
 TYPECHECK = ROOT / "tests/typecheck"
@@ -33,6 +36,29 @@ ES_BODIES = {
 def dashboard_source(dashboard: dict) -> str:
     return ('import type { Dashboard } from "@grafana/schema";\n'
             f"export const dashboard = {json.dumps(dashboard, indent=2)} satisfies Dashboard;\n")
+
+
+# Written into tests/typecheck/.generated/<test>/: the vendored types are two levels up.
+PROMETHEUS_TYPES = "../../vendor/grafana-prometheus"
+DATASOURCES = ROOT / "grafana/provisioning/datasources/datasources.yaml"
+
+
+def prometheus_datasource() -> dict:
+    return next(d for d in yaml.safe_load(DATASOURCES.read_text())["datasources"] if d["type"] == "prometheus")
+
+
+def prometheus_targets() -> list[dict]:
+    """Every Prometheus query of every dashboard."""
+    return [t for path in sorted((ROOT / "grafana/dashboards").glob("*.json"))
+            for p in json.loads(path.read_text())["panels"] for t in p.get("targets", [])
+            if t.get("datasource", {}).get("type") == "prometheus"]
+
+
+def prometheus_source(json_data: dict, targets: list[dict]) -> str:
+    return (f'import type {{ PromOptions }} from "{PROMETHEUS_TYPES}/types.js";\n'
+            f'import type {{ Prometheus }} from "{PROMETHEUS_TYPES}/dataquery.js";\n'
+            f"export const jsonData = {json.dumps(json_data, indent=2)} satisfies PromOptions;\n"
+            f"export const targets = {json.dumps(targets, indent=2)} satisfies Prometheus[];\n")
 
 
 def es_body_source(body: dict, type_name: str) -> str:
@@ -76,6 +102,23 @@ def test_every_dashboard_satisfies_grafanas_schema(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_prometheus_queries_and_exemplar_links_satisfy_grafanas_prometheus_types(tmp_path):
+    json_data, targets = prometheus_datasource()["jsonData"], prometheus_targets()
+    assert json_data["exemplarTraceIdDestinations"] and any(t.get("exemplar") for t in targets)
+    out = typecheck({"prometheus.ts": prometheus_source(json_data, targets)}, tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_exemplar_links_reach_grafana_unexpanded():
+    """Grafana expands $VAR and ${VAR} in provisioning files from its environment; the links'
+    ${__value.raw} (the exemplar's label) must reach it as $${...}, the escape for a literal $."""
+    for destination in prometheus_datasource()["jsonData"]["exemplarTraceIdDestinations"]:
+        url = destination.get("url", "")
+        assert url.replace("$${", "").count("${") == url.count("${KIBANA_PUBLIC_URL}"), url
+        if url:
+            assert "$${__value.raw}" in url, url
+
+
 def test_every_body_setup_sends_satisfies_the_elasticsearch_types(tmp_path):
     sent = {p.name for p in SETUP.glob("*.json")} - {"data-view.json"}
     assert sent == set(ES_BODIES), "a body setup.sh sends has no type to check against"
@@ -90,6 +133,8 @@ def test_every_body_setup_sends_satisfies_the_elasticsearch_types(tmp_path):
     ("panel field misspelt", "\"titel\"' does not exist in type 'Panel"),
     ("role privileges misspelt", "\"indice\"' does not exist in type 'Omit<SecurityPutRoleRequest"),
     ("ILM phase with a wrong type", "Type '14' is not assignable to type 'Duration"),
+    ("exemplar link misspelt", "\"datasourceUID\"' does not exist in type 'ExemplarTraceIdDestination"),
+    ("exemplar flag with a wrong type", "Type 'string' is not assignable to type 'boolean"),
 ])
 def test_the_checks_fail_on_what_upstream_refuses(tmp_path, case, expected):
     """Negative controls: each check, on a file with one known mistake, fails naming it."""
@@ -100,6 +145,14 @@ def test_the_checks_fail_on_what_upstream_refuses(tmp_path, case, expected):
     elif case.startswith("panel"):
         dashboard["panels"][0]["titel"] = dashboard["panels"][0].pop("title")
         source = dashboard_source(dashboard)
+    elif case.startswith("exemplar link"):
+        json_data = prometheus_datasource()["jsonData"]
+        json_data["exemplarTraceIdDestinations"][0]["datasourceUID"] = "x"
+        source = prometheus_source(json_data, prometheus_targets())
+    elif case.startswith("exemplar flag"):
+        targets = prometheus_targets()
+        targets[0]["exemplar"] = "yes"
+        source = prometheus_source(prometheus_datasource()["jsonData"], targets)
     elif case.startswith("role"):
         role = filled("role-logstash-writer.json", {})
         role["indice"] = role.pop("indices")

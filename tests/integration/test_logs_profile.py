@@ -101,7 +101,7 @@ def test_grafanas_logs_query_finds_a_request_through_its_reader_user(stack):
     wait_for_documents(stack, [request_id])
     logs = json.loads((ROOT / "grafana/dashboards/logs.json").read_text())
     target = next(p for p in logs["panels"] if p["title"].startswith("Lines of the request id"))["targets"][0]
-    query = {**target, "query": target["query"].replace("${request_id:raw}", request_id)}
+    query = {**target, "query": target["query"].replace("${request_id:raw}", request_id).replace("${trace_id:raw}", "")}
     auth = (stack.env.get("GRAFANA_ADMIN_USER", "admin"), stack.env["GRAFANA_ADMIN_PASSWORD"])
     response = requests.post(stack.url("grafana", 3000) + "/api/ds/query", auth=auth, timeout=30,
                              json={"queries": [query], "from": "now-1h", "to": "now"})
@@ -109,3 +109,39 @@ def test_grafanas_logs_query_finds_a_request_through_its_reader_user(stack):
     frames = response.json()["results"]["A"]["frames"]
     assert request_id in json.dumps(frames)
     assert sum(len(f["data"]["values"][0]) for f in frames if f["data"]["values"]) >= 2  # app and Nginx
+
+
+def test_an_exemplar_leads_to_its_requests_logs_through_grafana(stack):
+    """The click path from a latency exemplar: Prometheus holds the request's id in a bucket of
+    the latency panel's series; the datasource Grafana provisioned links that label to the
+    Elasticsearch datasource (queried with the raw id, as Grafana's internal link does), to the
+    Logs dashboard and to Kibana; the linked query finds the request's lines."""
+    request_id = f"exemplar-{uuid.uuid4().hex}"
+    send(stack, [request_id])
+    wait_for_documents(stack, [request_id])
+    prometheus = stack.url("prometheus", 9090)
+
+    def held() -> bool:
+        body = requests.get(prometheus + "/api/v1/query_exemplars", timeout=10, params={
+            "query": "flask_http_request_duration_seconds_bucket", "start": time.time() - 600,
+            "end": time.time() + 60}).json()
+        return any(e["labels"].get("request_id") == request_id for s in body["data"] for e in s["exemplars"])
+    wait_until(held, 90, "the request's exemplar in Prometheus", 2)
+    auth = (stack.env.get("GRAFANA_ADMIN_USER", "admin"), stack.env["GRAFANA_ADMIN_PASSWORD"])
+    grafana = stack.url("grafana", 3000)
+    datasource = requests.get(grafana + "/api/datasources/uid/prometheus", auth=auth, timeout=10).json()
+    links = datasource["jsonData"]["exemplarTraceIdDestinations"]
+    assert {d["name"] for d in links} == {"request_id"}
+    internal = next(d for d in links if d.get("datasourceUid"))
+    assert internal["datasourceUid"] == "elasticsearch-logs"
+    urls = [d["url"] for d in links if d.get("url")]
+    assert any(u.startswith("/d/flask-logs/") and "var-request_id=${__value.raw}" in u for u in urls), urls
+    assert any(u.startswith("http://localhost:") and "/app/discover#/" in u and "${__value.raw}" in u for u in urls)
+    # What the internal link runs: the exemplar's raw value as the Elasticsearch query.
+    query = {"refId": "A", "datasource": {"type": "elasticsearch", "uid": "elasticsearch-logs"},
+             "query": request_id, "metrics": [{"id": "1", "type": "logs"}], "bucketAggs": [],
+             "timeField": "@timestamp"}
+    response = requests.post(grafana + "/api/ds/query", auth=auth, timeout=30,
+                             json={"queries": [query], "from": "now-1h", "to": "now"})
+    assert response.ok, response.text
+    assert request_id in json.dumps(response.json()["results"]["A"]["frames"])
