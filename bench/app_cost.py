@@ -2,7 +2,7 @@
 plus Gunicorn's access line where it is on. The fastest of several rounds of many calls, so
 the shared machine's slow phases drop out; throughput ratios carry them.
 
-  python -m bench.app_cost MODE PATH   (MODE: bare | metrics | full)  -> microseconds per request
+  python -m bench.app_cost MODE PATH   (MODE: bare | no-exemplars | metrics | full)  -> microseconds per request
 """
 
 import datetime
@@ -40,6 +40,8 @@ def measure(mode: str, path: str, work: Path) -> float:
                        "DATABASE_URL": f"sqlite:///{work}/app.db", "LOG_QUEUE_DIR": str(work / "queue")})
     if mode == "bare":
         os.environ["METRICS_ENABLED"] = "false"
+    if mode == "no-exemplars":  # metrics, without the request ids per bucket
+        os.environ["METRICS_EXEMPLARS"] = "false"
     sink = None
     if mode == "full":
         port = free_port()

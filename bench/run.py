@@ -190,6 +190,8 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> tupl
     specs = [
         ("hello: bare app", ours(workdir, "bare", **bare), "/api/hello"),
         ("hello: + metrics", ours(workdir, "metrics", GUNICORN_ACCESS_LOG="false"), "/api/hello"),
+        ("hello: + metrics, exemplars off", ours(workdir, "metrics-noexemplars", GUNICORN_ACCESS_LOG="false",
+                                                  METRICS_EXEMPLARS="false"), "/api/hello"),
         ("hello: + metrics + logs", ours(workdir, "full", **full), "/api/hello"),
         ("hello: + metrics + logs, no access log", ours(workdir, "full-noaccess", GUNICORN_ACCESS_LOG="false",
                                                         **full), "/api/hello"),
@@ -320,11 +322,12 @@ def app_cost() -> dict:
     """Microseconds of worker CPU per request, without server or network (bench.app_cost):
     the fastest of two runs of each, interleaved."""
     paths = {"hello": "/api/hello", "items": "/api/items?limit=20"}
-    runs = {(p, m): [] for p in paths for m in ("bare", "metrics", "full")}
+    modes = ("bare", "no-exemplars", "metrics", "full")
+    runs = {(p, m): [] for p in paths for m in modes}
     for _ in range(2):
         for (p, m), out in runs.items():
             out.append(float(run_json([sys.executable, "-m", "bench.app_cost", m, paths[p]])))
-    return {p: {m: min(runs[(p, m)]) for m in ("bare", "metrics", "full")} for p in paths}
+    return {p: {m: min(runs[(p, m)]) for m in modes} for p in paths}
 
 
 def memory_per_worker(workdir: Path) -> dict:
@@ -362,6 +365,7 @@ def ratios(t: dict) -> dict:
         return statistics.median(x / y for x, y in zip(t[a]["samples"], t[b]["samples"], strict=True))
     return {
         "hello_metrics_vs_bare": r("hello: + metrics", "hello: bare app"),
+        "hello_exemplars_on_vs_off": r("hello: + metrics", "hello: + metrics, exemplars off"),
         "hello_full_vs_bare": r("hello: + metrics + logs", "hello: bare app"),
         "items_full_vs_bare": r("items: + metrics + logs", "items: bare app"),
         "hello_full_no_access_log_vs_bare": r("hello: + metrics + logs, no access log", "hello: bare app"),
