@@ -81,7 +81,9 @@ class ExemplarFile:
         self._grow(_FIRST_SLOTS)
 
     def _grow(self, slots: int) -> None:
-        os.ftruncate(self._fd, slots * SLOT_SIZE)
+        # Space reserved up front: a write into a sparse page of a full tmpfs would be a SIGBUS,
+        # killing the worker; here it is an OSError when the file is made or grows.
+        os.posix_fallocate(self._fd, 0, slots * SLOT_SIZE)
         if self._map is not None:
             self._map.close()
         self._map = mmap.mmap(self._fd, slots * SLOT_SIZE)

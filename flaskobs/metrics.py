@@ -15,6 +15,7 @@ dict lookup and three multiprocess value writes. Methods outside the standard on
 "other", so a client cannot grow the number of series.
 """
 
+import logging
 import os
 from bisect import bisect_left
 from time import perf_counter, time
@@ -28,6 +29,7 @@ from . import exemplars, request_ids, trace_context
 from .observer import ROUTE_KEY, START_KEY
 from .settings import Settings
 
+log = logging.getLogger(__name__)
 # Request latency buckets: fine below 100 ms where Flask requests live, few above; 0.3 is the
 # latency SLO's default threshold (prometheus/slo/render_slo_rules.py reads its ratio exactly).
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0)
@@ -96,14 +98,21 @@ class RequestMetrics:
         child[0].observe(elapsed)
         child[1].inc()
         if self.exemplar_dir is not None:
-            store, now = exemplars.writer(self.exemplar_dir), time()
-            bucket = child[2][bisect_left(REQUEST_BUCKETS, elapsed)]
-            if store.due(bucket, now) or store.due(child[3], now):  # sampled (exemplars.py) before any work
-                ids = environ.get(trace_context.ENVIRON_KEY)
-                tag = exemplars.labels(environ.get(request_ids.ENVIRON_KEY), ids[0] if ids else None)
-                if tag is not None:
-                    store.write(bucket, tag, elapsed, now)
-                    store.write(child[3], tag, 1.0, now)
+            try:
+                self._exemplar(environ, child, elapsed)
+            except OSError:  # no room for the file: the request and its counts matter more
+                log.exception("exemplars switched off in this worker: their file could not be written")
+                self.exemplar_dir = None
+
+    def _exemplar(self, environ: dict, child: tuple, elapsed: float) -> None:
+        store, now = exemplars.writer(self.exemplar_dir), time()
+        bucket = child[2][bisect_left(REQUEST_BUCKETS, elapsed)]
+        if store.due(bucket, now) or store.due(child[3], now):  # sampled (exemplars.py) before any work
+            ids = environ.get(trace_context.ENVIRON_KEY)
+            tag = exemplars.labels(environ.get(request_ids.ENVIRON_KEY), ids[0] if ids else None)
+            if tag is not None:
+                store.write(bucket, tag, elapsed, now)
+                store.write(child[3], tag, 1.0, now)
 
     def _child(self, method: str, route: str, code: str) -> tuple:
         """The label children of one (method, route, status), and their exemplar series keys."""

@@ -142,3 +142,23 @@ def test_bucket_keys_name_the_bucket_prometheus_client_counts(value):
     first = min(counted, key=lambda le: float(le))
     key = exemplars.bucket_keys("d", {}, REQUEST_BUCKETS)[bisect_left(REQUEST_BUCKETS, value)]
     assert key == exemplars.series_key("d_bucket", {"le": first})
+
+
+def test_a_file_that_cannot_be_written_switches_exemplars_off_not_the_request(tmp_path, caplog):
+    from time import perf_counter
+
+    from flask import Flask
+    from prometheus_flask_exporter import PrometheusMetrics
+
+    from flaskobs import metrics, request_ids
+    from flaskobs.observer import ROUTE_KEY, START_KEY
+    exporter = PrometheusMetrics(Flask("x"), path=None, registry=CollectorRegistry(), export_defaults=False)
+    recorder = metrics.RequestMetrics(exporter, str(tmp_path / "not-there"))
+    exemplars._forget_writer()
+    environ = {START_KEY: perf_counter(), ROUTE_KEY: "/a", "REQUEST_METHOD": "GET", request_ids.ENVIRON_KEY: "r1"}
+    recorder.record(environ, "200 OK")  # no exception reaches the request
+    exemplars._forget_writer()
+    assert recorder.exemplar_dir is None and "exemplars switched off" in caplog.text
+    count = exporter.registry.get_sample_value("flask_http_request_duration_seconds_count",
+                                               {"method": "GET", "url_rule": "/a", "status": "200"})
+    assert count == 1
