@@ -111,8 +111,10 @@ render http.conf 00-http.conf
 render internal.conf 10-internal.conf
 render static-location.conf static-location.inc
 render app-locations.conf app-locations.inc
+render app-proxy.conf app-proxy.inc
 render headers.conf headers.inc
 render errors.conf errors.inc
+render error-pages.conf error-pages.inc
 render unknown-host.conf unknown-host.inc
 render server-settings.conf server-settings.inc
 if [ "$TLS" = on ]; then
