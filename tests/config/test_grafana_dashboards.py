@@ -59,7 +59,7 @@ def test_dashboard_uids_are_fixed_and_links_resolve():
         for link in board["links"]:
             assert link["url"].removeprefix("/d/") in boards
     assert any(link["url"] == "/d/flask-logs" for link in boards["flask-service"]["links"])
-    assert [v["name"] for v in boards["flask-logs"]["templating"]["list"]] == ["request_id"]
+    assert [v["name"] for v in boards["flask-logs"]["templating"]["list"]] == ["request_id", "trace_id"]
 
 
 def test_rate_windows_follow_the_scrape_interval():
@@ -100,7 +100,8 @@ def test_the_request_id_goes_into_queries_raw_and_all_lines_have_a_filterless_pa
     "*": the Logs dashboard's default became request_id:\\* and showed nothing (issue 12, 1)."""
     queries = [target["query"] for _, _, target in es_targets()]
     assert queries and all("$request_id" not in q and "${request_id}" not in q for q in queries), queries
-    assert 'request_id:"${request_id:raw}"' in queries
+    assert all("$trace_id" not in q and "${trace_id}" not in q for q in queries), queries
+    assert 'request_id:"${request_id:raw}" OR trace_id:"${trace_id:raw}"' in queries
     logs = json.loads((ROOT / "grafana/dashboards/logs.json").read_text())
     every_line = [p for p in logs["panels"] if p["type"] == "logs" and p["targets"][0]["query"] == "*"]
     assert every_line, "no panel shows every line (those logged outside a request have no request_id)"
