@@ -30,9 +30,10 @@ SLOT_SIZE = 512
 MAX_SLOTS = 4096  # 2 MiB a worker at most
 MIN_INTERVAL = 0.1
 LABEL_BUDGET = 128  # OpenMetrics: an exemplar's label names and values, together, in characters
-_HEAD = struct.Struct("<IHHdd")  # crc32 of what follows it, key length, labels length, value, timestamp
+# A slot: the crc32 of what follows it, then key length, labels length, value, timestamp, key, labels.
 _CRC = struct.Struct("<I")
-_MAX_BODY = SLOT_SIZE - _CRC.size
+_FIELDS = struct.Struct("<HHdd")
+_HEAD_SIZE = _CRC.size + _FIELDS.size
 _FIRST_SLOTS = 64
 _PREFIX, _SUFFIX = "exemplars_", ".bin"
 
@@ -96,7 +97,7 @@ class ExemplarFile:
 
     def write(self, key: bytes, labels_: bytes, value: float, now: float) -> bool:
         """Record an exemplar for the series `key`; False when sampled out or out of room."""
-        if _HEAD.size + len(key) + len(labels_) > SLOT_SIZE:
+        if _HEAD_SIZE + len(key) + len(labels_) > SLOT_SIZE:
             return False
         with self._lock:
             slot = self._slots.get(key)
@@ -110,16 +111,10 @@ class ExemplarFile:
             elif now - self._written[slot] < MIN_INTERVAL:
                 return False
             self._written[slot] = now
-            body = _HEAD.pack(0, len(key), len(labels_), value, now)[_CRC.size:] + key + labels_
+            body = _FIELDS.pack(len(key), len(labels_), value, now) + key + labels_
             offset = slot * SLOT_SIZE
             self._map[offset:offset + _CRC.size + len(body)] = _CRC.pack(zlib.crc32(body)) + body
             return True
-
-    def close(self) -> None:
-        if self._map is not None:
-            self._map.close()
-            self._map = None
-        os.close(self._fd)
 
 
 _writer: ExemplarFile | None = None
@@ -152,14 +147,14 @@ def _read_slot(fd: int, offset: int):
     """(key, labels, value, timestamp) of a slot, None if empty; read again while half-written."""
     for _ in range(5):
         data = os.pread(fd, SLOT_SIZE, offset)
-        if len(data) < _HEAD.size:
+        if len(data) < _HEAD_SIZE:
             return None
-        crc, key_len, labels_len, value, stamp = _HEAD.unpack_from(data)
+        (crc,), (key_len, labels_len, value, stamp) = _CRC.unpack_from(data), _FIELDS.unpack_from(data, _CRC.size)
         if key_len == 0:
             return None
-        end = _HEAD.size + key_len + labels_len
+        end = _HEAD_SIZE + key_len + labels_len
         if end <= len(data) and zlib.crc32(data[_CRC.size:end]) == crc:
-            return data[_HEAD.size:_HEAD.size + key_len], data[_HEAD.size + key_len:end], value, stamp
+            return data[_HEAD_SIZE:_HEAD_SIZE + key_len], data[_HEAD_SIZE + key_len:end], value, stamp
     return None  # still changing: its next write comes with a later scrape
 
 

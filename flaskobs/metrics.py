@@ -37,6 +37,9 @@ DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0)
 # Probes and static files are not user traffic; Nginx serves /static/ anyway.
 EXCLUDED_RULES = frozenset({"/healthz", "/readyz", "/static/<path:filename>"})
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# The request metrics' names and labels, as the exporter names them (and the exemplar keys must).
+DURATION, DURATION_LABELS = "flask_http_request_duration_seconds", ("method", "url_rule", "status")
+TOTAL, TOTAL_LABELS = "flask_http_request_total", ("method", "status")
 
 
 def multiprocess() -> bool:
@@ -58,10 +61,9 @@ class RequestMetrics:
         # Where this worker writes its exemplars (exemplars.py); None: none recorded.
         self.exemplar_dir = exemplar_dir
         self.registry = registry = exporter.registry
-        self._duration = Histogram("flask_http_request_duration_seconds", "Flask HTTP request duration in seconds",
-                                   ("method", "url_rule", "status"), buckets=REQUEST_BUCKETS, registry=registry)
-        self._total = Counter("flask_http_request_total", "Total number of HTTP requests", ("method", "status"),
-                              registry=registry)
+        self._duration = Histogram(DURATION, "Flask HTTP request duration in seconds", DURATION_LABELS,
+                                   buckets=REQUEST_BUCKETS, registry=registry)
+        self._total = Counter(TOTAL, "Total number of HTTP requests", TOTAL_LABELS, registry=registry)
         self._exceptions = Counter("flask_http_request_exceptions_total",
                                    "Total number of HTTP requests which resulted in an exception",
                                    ("method", "status"), registry=registry)
@@ -116,10 +118,10 @@ class RequestMetrics:
 
     def _child(self, method: str, route: str, code: str) -> tuple:
         """The label children of one (method, route, status), and their exemplar series keys."""
-        latency = {"method": method, "url_rule": route, "status": code}
-        return (self._duration.labels(method, route, code), self._total.labels(method, code),
-                exemplars.bucket_keys("flask_http_request_duration_seconds", latency, REQUEST_BUCKETS),
-                exemplars.series_key("flask_http_request_total", {"method": method, "status": code}))
+        latency, total = (method, route, code), (method, code)
+        return (self._duration.labels(*latency), self._total.labels(*total),
+                exemplars.bucket_keys(DURATION, dict(zip(DURATION_LABELS, latency, strict=True)), REQUEST_BUCKETS),
+                exemplars.series_key(TOTAL, dict(zip(TOTAL_LABELS, total, strict=True))))
 
     def count_exception(self, method: str) -> None:
         self._exceptions.labels(method if method in METHODS else "other", "500").inc()
