@@ -7,21 +7,13 @@ import sys
 import pytest
 import yaml
 from support.docker import ROOT, tool_in_image
+from support.grafana import DASHBOARDS, datasources, targets
 
-DASHBOARDS = sorted((ROOT / "grafana/dashboards").glob("*.json"))
 CURRENT_PANELS = {"timeseries", "stat", "logs", "table", "bargauge", "gauge", "text", "barchart"}
 
 
 def datasource_uids() -> set[str]:
-    provisioned = yaml.safe_load((ROOT / "grafana/provisioning/datasources/datasources.yaml").read_text())
-    return {d["uid"] for d in provisioned["datasources"]}
-
-
-def targets():
-    for path in DASHBOARDS:
-        for panel in json.loads(path.read_text())["panels"]:
-            for target in panel["targets"]:
-                yield path.name, panel, target
+    return {d["uid"] for d in datasources()}
 
 
 def promql_exprs() -> list[str]:

@@ -14,8 +14,8 @@ import shutil
 import subprocess
 
 import pytest
-import yaml
 from support.docker import ROOT
+from support.grafana import datasources, targets
 
 TYPECHECK = ROOT / "tests/typecheck"
 TSC = TYPECHECK / "node_modules/.bin/tsc"
@@ -40,18 +40,15 @@ def dashboard_source(dashboard: dict) -> str:
 
 # Written into tests/typecheck/.generated/<test>/: the vendored types are two levels up.
 PROMETHEUS_TYPES = "../../vendor/grafana-prometheus"
-DATASOURCES = ROOT / "grafana/provisioning/datasources/datasources.yaml"
 
 
 def prometheus_datasource() -> dict:
-    return next(d for d in yaml.safe_load(DATASOURCES.read_text())["datasources"] if d["type"] == "prometheus")
+    return next(d for d in datasources() if d["type"] == "prometheus")
 
 
 def prometheus_targets() -> list[dict]:
     """Every Prometheus query of every dashboard."""
-    return [t for path in sorted((ROOT / "grafana/dashboards").glob("*.json"))
-            for p in json.loads(path.read_text())["panels"] for t in p.get("targets", [])
-            if t.get("datasource", {}).get("type") == "prometheus"]
+    return [t for _, _, t in targets() if t["datasource"]["type"] == "prometheus"]
 
 
 def prometheus_source(json_data: dict, targets: list[dict]) -> str:

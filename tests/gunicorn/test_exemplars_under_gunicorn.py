@@ -8,6 +8,7 @@ import time
 
 import requests
 from support.gunicorn import Gunicorn
+from support.latency_buckets import bucket_interval
 from test_metrics_under_gunicorn import EXITS, HELLO
 
 OPENMETRICS = {"Accept": "application/openmetrics-text; version=1.0.0"}
@@ -26,13 +27,6 @@ def exemplars(server: Gunicorn) -> list[tuple[str, dict, dict, float]]:
     assert text.endswith("# EOF\n"), text[-200:]
     return [(m[1], labels(m[2]), labels(m[3]), float(m[4]))
             for m in map(EXEMPLAR.match, text.splitlines()) if m]
-
-
-def bounds(le: str, buckets: list[float]) -> tuple[float, float]:
-    """The interval a bucket counts alone: (the bound below it, its own bound]."""
-    upper = float(le)
-    below = [b for b in buckets if b < upper]
-    return (max(below) if below else 0.0), upper
 
 
 def slow_post(server: Gunicorn, request_id: str, pause: float) -> requests.Response:
@@ -59,13 +53,12 @@ def test_exemplars_name_sent_requests_in_their_buckets_across_recycled_workers(t
         assert server.value(HELLO, text) == 60  # counts stay exact
         assert server.value(EXITS.format("recycled"), text) >= 5  # every worker was replaced, some twice
         assert " # {" not in text
-    buckets = sorted({float(s["le"]) for name, s, _, _ in found if name.endswith("_bucket")})
     assert found, "no exemplars"
     for name, series, exemplar, value in found:
         assert exemplar["request_id"] in sent + slow, exemplar
         assert set(exemplar) <= {"request_id", "trace_id"}
         if name.endswith("_bucket"):
-            low, high = bounds(series["le"], buckets)
+            low, high = bucket_interval(series["le"])
             assert low < value <= high, (series, exemplar, value)
     hello = [e for n, s, e, _ in found if n.endswith("_bucket") and s["url_rule"] == "/hello"]
     assert hello and all(e["request_id"] in sent for e in hello)
