@@ -154,8 +154,8 @@ bench: venv ## Measure what instrumentation costs; writes docs/benchmarks.md (ab
 	@$(PY) -m pip install -q -r requirements-bench.txt
 	@$(PY) -m bench.run $(BENCH_ARGS)
 
-lock: ## Re-pin requirements.txt (flaskobs and its dependencies) from pyproject.toml
-	@d=$$(mktemp -d); $(PYTHON) -m venv $$d; $$d/bin/pip install -q .; \
+lock: ## Re-pin requirements.txt (flaskobs, its dependencies and gevent) from pyproject.toml
+	@d=$$(mktemp -d); $(PYTHON) -m venv $$d; $$d/bin/pip install -q '.[gevent]'; \
 	 { echo "# flaskobs and its dependencies, pinned: what the app image installs (regenerate: make lock)."; \
 	   $$d/bin/pip freeze --exclude flaskobs; } > requirements.txt; \
 	 rm -rf $$d build flaskobs.egg-info; echo "lock: wrote requirements.txt"

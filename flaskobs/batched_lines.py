@@ -23,11 +23,19 @@ class BatchedLines:
         atexit.register(self.flush)
 
     def _reset(self) -> None:
-        self._lock = threading.Lock()
         self._lines: list[bytes] = []
         self._size = 0
+        self.rearm()
+
+    def rearm(self) -> None:
+        """Make the lock, the event and the flusher anew, from what `threading` is now. Gunicorn's
+        gevent worker patches threading after the fork: a real lock made before it, held by a
+        greenlet that yields, blocks the whole event loop (every request of the worker hung)."""
+        self._lock = threading.Lock()
         self._pending = threading.Event()
         self._flusher: threading.Thread | None = None
+        if self._lines:
+            self._pending.set()
 
     def write(self, line: bytes) -> None:
         """Queue one line (with its newline); write the batch when the next line would not fit."""

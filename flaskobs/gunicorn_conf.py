@@ -9,6 +9,7 @@ any hook could wipe it. A bad setting stops the master at once with a message na
 """
 
 import importlib.machinery
+import importlib.util
 import logging
 import os
 import re
@@ -21,6 +22,7 @@ from flaskobs import settings as _settings
 from flaskobs.settings import ConfigError, env_bool, env_choice, env_int
 
 _env = os.environ
+WORKER_CLASSES = ("sync", "gthread", "gevent")
 
 
 def _cpus() -> int:
@@ -46,8 +48,13 @@ try:
     _port = _bind.port(_env)
     _max_workers = env_int(_env, "GUNICORN_MAX_WORKERS", 9, low=1, high=256)
     workers = env_int(_env, "GUNICORN_WORKERS", min(2 * _cpus() + 1, _max_workers), low=1, high=256)
-    worker_class = env_choice(_env, "GUNICORN_WORKER_CLASS", "sync", ("sync", "gthread"))
+    worker_class = env_choice(_env, "GUNICORN_WORKER_CLASS", "sync", WORKER_CLASSES)
     threads = env_int(_env, "GUNICORN_THREADS", 4 if worker_class == "gthread" else 1, low=1, high=64)
+    # Gunicorn's default; gevent only: how many requests one worker serves at once.
+    worker_connections = env_int(_env, "GUNICORN_WORKER_CONNECTIONS", 1000, low=1, high=100000)
+    if worker_class == "gevent" and importlib.util.find_spec("gevent") is None:
+        raise ConfigError("GUNICORN_WORKER_CLASS=gevent needs the gevent package, which is not installed: "
+                          "pip install 'flaskobs[gevent]' (the app image has it)")
     timeout = env_int(_env, "GUNICORN_TIMEOUT", 30, low=1, high=3600)
     graceful_timeout = env_int(_env, "GUNICORN_GRACEFUL_TIMEOUT", 30, low=1, high=3600)
     # Seconds the master keeps serving after SIGTERM before it stops as Gunicorn does (closing its
@@ -119,6 +126,11 @@ def when_ready(server):
         from flaskobs.settings import deployment_labels
         gunicorn_metrics.start(server, _metrics_port, log_queue_dir=queue_dir, labels=deployment_labels(_env))
         server.log.info("metrics on :%d", _metrics_port)
+
+
+def post_worker_init(worker):
+    from flaskobs.gunicorn_logging import STDOUT
+    STDOUT.rearm()  # after gevent's worker patched threading; no access line is written before this
 
 
 def child_exit(server, worker):

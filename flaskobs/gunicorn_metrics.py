@@ -29,7 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 # Imported here, never lazily in the scrape thread: a worker forked while that thread held
 # an import lock would deadlock on its first import of the same module.
 from flaskobs import exemplars
-from flaskobs.logship import backlog_of
+from flaskobs.queue_backlog import backlog_of
 
 _LOCK = threading.Lock()
 _SUMMED = ("counter", "histogram", "summary")

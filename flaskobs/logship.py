@@ -29,6 +29,7 @@ import os
 import queue
 import socket
 import sqlite3
+import sys
 import threading
 
 from logstash_async.constants import constants
@@ -118,18 +119,6 @@ def _connect(path: str) -> sqlite3.Connection:
         conn.execute(statement)
     conn.commit()
     return conn
-
-
-def backlog_of(path: str) -> int:
-    """Count the queued events in one slot file (read-only; used by the metrics collector)."""
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
-        try:
-            return conn.execute("SELECT count(*) FROM event").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
 
 
 class DurableQueue(DatabaseCache):
@@ -230,14 +219,24 @@ class _Worker(LogProcessingWorker):
         return self._queue.qsize() + (database.pending if database is not None else 0)
 
 
+def os_thread_local():
+    """A threading.local per OS thread. Under gevent's monkey patching threading.local is per
+    greenlet, which would open a queue connection (~0.5 ms) for every client connection; greenlets
+    of one thread can share one, as sqlite3 never yields inside a write."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        return monkey.get_original("threading", "local")()
+    return threading.local()
+
+
 class RequestWriter:
     """Writes the records a request logged into the queue file, from the request's thread, before
-    the response is sent. One connection per thread (gthread workers have several); the sender
+    the response is sent. One connection per OS thread (gthread workers have several); the sender
     thread picks the rows up at its next flush, as it does its own."""
 
     def __init__(self, path: str):
         self.path = path
-        self._local = threading.local()
+        self._local = os_thread_local()
 
     def write(self, events: list[bytes]) -> None:
         conn = getattr(self._local, "conn", None)

@@ -27,7 +27,7 @@ def send(server: Gunicorn, n: int) -> list[str]:
     return ids
 
 
-@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
+@pytest.mark.parametrize("worker_class", ["sync", "gthread", "gevent"])
 def test_every_request_gets_one_access_line_within_the_interval(tmp_path, worker_class):
     server = Gunicorn(tmp_path, GUNICORN_WORKER_CLASS=worker_class, METRICS_ENABLED="false").start()
     try:

@@ -13,7 +13,7 @@ from support.gunicorn import Gunicorn, free_port
 from support.sink import JsonLinesSink
 from support.waiting import wait_until
 
-from flaskobs import logship
+from flaskobs import queue_backlog
 
 FIELDS = ("@timestamp", "event_id", "level", "logger", "message", "request_id", "method", "endpoint", "path",
           "remote_addr", "user_agent", "service", "environment", "version", "pid")
@@ -43,7 +43,7 @@ def expected(ids) -> set[tuple[str, str]]:
 
 
 def queued_on_disk(directory) -> int:
-    return sum(logship.backlog_of(p) for p in glob.glob(os.path.join(directory, "slot-*.db")))
+    return sum(queue_backlog.backlog_of(p) for p in glob.glob(os.path.join(directory, "slot-*.db")))
 
 
 def test_outage_and_app_restart_lose_nothing(tmp_path):

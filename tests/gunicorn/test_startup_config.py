@@ -21,7 +21,8 @@ def start(env: dict, cwd=ROOT / "tests") -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(("env", "message"), [
     ({"GUNICORN_WORKERS": "lots"}, "GUNICORN_WORKERS='lots' is not a whole number; allowed: 1..256"),
     ({"GUNICORN_WORKERS": "0"}, "GUNICORN_WORKERS=0 is out of range; allowed: 1..256"),
-    ({"GUNICORN_WORKER_CLASS": "gevent"}, "GUNICORN_WORKER_CLASS='gevent' is not allowed; allowed: sync, gthread"),
+    ({"GUNICORN_WORKER_CLASS": "eventlet"},
+     "GUNICORN_WORKER_CLASS='eventlet' is not allowed; allowed: sync, gthread, gevent"),
     ({"METRICS_PORT": "99999"}, "METRICS_PORT=99999 is out of range; allowed: 1..65535"),
     ({"GUNICORN_SHUTDOWN_DELAY": "soon"}, "GUNICORN_SHUTDOWN_DELAY='soon' is not a whole number; allowed: 0..60"),
     ({"METRICS_EXEMPLARS": "sometimes"}, "METRICS_EXEMPLARS='sometimes' is not a boolean"),

@@ -6,6 +6,7 @@
 import logging
 import os
 import secrets
+import time
 
 from flask import Flask, abort, request, url_for
 
@@ -33,6 +34,15 @@ def create_app(**options) -> Flask:
         if item_id != 1:
             abort(404)
         return {"id": 1}
+
+    @app.get("/wait")
+    def wait():
+        # Waits as an app calling another service does; under gevent time.sleep lets others run.
+        seconds = min(max(request.args.get("seconds", 0.1, type=float), 0.0), 5.0)
+        log.info("waiting", extra={"seconds": seconds})
+        time.sleep(seconds)
+        log.info("waited", extra={"seconds": seconds})
+        return {"waited": seconds}
 
     @app.get("/whoami")
     def whoami():

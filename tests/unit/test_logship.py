@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter
 from support.gunicorn import free_port
 from support.waiting import wait_until
 
-from flaskobs import logship, settings
+from flaskobs import logship, queue_backlog, settings
 from flaskobs.metrics import ShippingCounters
 
 
@@ -80,8 +80,8 @@ def test_orphaned_slot_files_are_merged_into_a_live_one(tmp_path):
 
 def test_backlog_counts_every_queued_event(tmp_path):
     _queue_with(tmp_path / "slot-0.db", [b"x\n"] * 4).close()
-    assert logship.backlog_of(str(tmp_path / "slot-0.db")) == 4
-    assert logship.backlog_of(str(tmp_path / "missing.db")) == 0
+    assert queue_backlog.backlog_of(str(tmp_path / "slot-0.db")) == 4
+    assert queue_backlog.backlog_of(str(tmp_path / "missing.db")) == 0
 
 
 def shipping_counters() -> tuple[ShippingCounters, Callable[[str], float]]:
@@ -118,4 +118,4 @@ def test_full_queue_rejects_new_records_and_counts_them(tmp_path, refused_port):
         logging.getLogger("test.bound").removeHandler(handler)
         handler.close()
     # What was accepted is on disk, waiting for Logstash.
-    assert logship.backlog_of(logship.claim_slot(str(tmp_path))) == 100
+    assert queue_backlog.backlog_of(logship.claim_slot(str(tmp_path))) == 100
