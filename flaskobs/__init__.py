@@ -5,7 +5,8 @@
 
 gives the app request ids, ProxyFix from the environment, exact request metrics under Gunicorn,
 JSON logs with request context, lossless log shipping to Logstash, /healthz and /readyz.
-Serve it with `flaskobs-serve` (Gunicorn with flaskobs.gunicorn_conf) and APP_MODULE set.
+Serve it with `flaskobs-serve` (Gunicorn with flaskobs.gunicorn_conf) and APP_MODULE set, or with
+`flaskobs-waitress` (Waitress, for Windows).
 The README's "Public API" table describes each name below.
 
 Names load on first use (PEP 562): the health check and the launcher import this package

@@ -15,8 +15,6 @@ import os
 import traceback
 
 from flask import Flask
-from gunicorn.errors import AppImportError
-from gunicorn.util import import_app
 
 from .extension import EXTENSION_KEY, init_app
 from .settings import ConfigError
@@ -26,6 +24,11 @@ EXAMPLE = "APP_MODULE='myapp:create_app()'"
 
 
 def load():
+    """Gunicorn's wsgi_app: APP_MODULE, with errors that name it (Gunicorn's loader, imported here
+    only, so that Waitress, on Windows too, can use observed() without Gunicorn)."""
+    from gunicorn.errors import AppImportError
+    from gunicorn.util import import_app
+
     spec = os.environ.get("APP_MODULE", "").strip()
     if not spec:
         raise AppImportError(f"configuration error: APP_MODULE is not set; name the WSGI app to serve, for example "
@@ -47,18 +50,18 @@ def load():
         log.error("APP_MODULE=%r: the app failed to load:\n%s", spec, traceback.format_exc())
         raise AppImportError(f"configuration error: APP_MODULE={spec!r}: the app failed to load: "
                              f"{type(exc).__name__}: {exc}") from None
-    return observed(app, spec)
+    try:
+        return observed(app, spec)
+    except ConfigError as exc:
+        raise AppImportError(f"configuration error: {exc}") from None
 
 
 def observed(app, spec: str):
-    """The app itself, with flaskobs set up on it if its factory did not."""
+    """The app itself, with flaskobs set up on it if its factory did not (raises ConfigError)."""
     if isinstance(app, Flask):
         if EXTENSION_KEY not in app.extensions:
             log.warning("APP_MODULE=%r does not call flaskobs.init_app(app); set up here with the defaults", spec)
-            try:
-                init_app(app)
-            except ConfigError as exc:
-                raise AppImportError(f"configuration error: {exc}") from None
+            init_app(app)
     elif not _has_flaskobs(app):
         log.warning("APP_MODULE=%r is %s, not a Flask app: flaskobs cannot add /healthz, metrics or JSON logs "
                     "to it; call flaskobs.init_app on the Flask app inside it", spec, type(app).__name__)

@@ -19,7 +19,8 @@ class BatchedLines:
     def __init__(self, fd: int = 1, limit: int = select.PIPE_BUF, interval: float = 0.1):
         self.fd, self.limit, self.interval = fd, limit, interval
         self._reset()
-        os.register_at_fork(after_in_child=self._reset)  # the parent keeps its own batch
+        if hasattr(os, "register_at_fork"):  # not on Windows, where nothing forks
+            os.register_at_fork(after_in_child=self._reset)  # the parent keeps its own batch
         atexit.register(self.flush)
 
     def _reset(self) -> None:

@@ -126,7 +126,8 @@ def _forget_writer() -> None:
     _writer, _writer_lock = None, threading.Lock()  # the parent's belongs to the parent
 
 
-os.register_at_fork(after_in_child=_forget_writer)
+if hasattr(os, "register_at_fork"):  # not on Windows (Waitress), where nothing forks
+    os.register_at_fork(after_in_child=_forget_writer)
 
 
 def writer(directory: str) -> ExemplarFile:

@@ -7,16 +7,13 @@ lines (logs.py), with the route the app matched (`endpoint`) taken from the WSGI
 """
 
 import os
-import time
-from json.encoder import encode_basestring  # JSON string literal with quotes; C, no ASCII escaping
 
 from gunicorn.glogging import Logger
 
+from .access_line import access_line
 from .batched_lines import BatchedLines
-from .logs import JsonFormatter, encode_json, event_id, timestamp
-from .observer import ROUTE_KEY
+from .logs import JsonFormatter, encode_json
 from .settings import identity
-from .trace_context import ENVIRON_KEY as TRACE_KEY
 
 STDOUT = BatchedLines(1)  # the access lines of this process, written a batch at a time
 
@@ -27,14 +24,6 @@ def _header(headers, name: str):
         if key.lower() == lowered:
             return value
     return None
-
-
-def _text(value) -> str:
-    return "null" if value is None else encode_basestring(str(value))
-
-
-def _int(value) -> str:
-    return str(value) if isinstance(value, int) else "null"
 
 
 def _status(resp) -> int | None:
@@ -65,22 +54,9 @@ class JsonLogger(Logger):
     def access(self, resp, req, environ, request_time):
         if not self.cfg.accesslog:
             return
-        get = environ.get
-        method = get("REQUEST_METHOD")
-        message = f"{method} {get('RAW_URI') or get('PATH_INFO')}"
-        request_id = _header(resp.headers, "X-Request-ID") or get("HTTP_X_REQUEST_ID")
-        trace_id, span_id = (get(TRACE_KEY) or (None, None))[:2]  # set by the app (observer.py), validated
-        duration_ms = round(request_time.total_seconds() * 1000, 3)
-        line = (
-            f'{{"@timestamp":"{timestamp(time.time())}","event_id":"{event_id()}","level":"INFO",'
-            f'"logger":"gunicorn.access","message":{_text(message)},"request_id":{_text(request_id)},'
-            f'"trace_id":{_text(trace_id)},"span_id":{_text(span_id)},'
-            f'"method":{_text(method)},"endpoint":{_text(get(ROUTE_KEY))},"path":{_text(get("PATH_INFO"))},'
-            f'"status":{_int(_status(resp))},"bytes":{_int(getattr(resp, "sent", None))},'
-            f'"duration_ms":{duration_ms!r},"remote_addr":{_text(get("REMOTE_ADDR"))},'
-            f'"forwarded_for":{_text(get("HTTP_X_FORWARDED_FOR"))},"user_agent":{_text(get("HTTP_USER_AGENT"))},'
-            f'"pid":{os.getpid()}{self._tail}'
-        )
+        line = access_line(environ, status=_status(resp), sent=getattr(resp, "sent", None),
+                           request_id=_header(resp.headers, "X-Request-ID") or environ.get("HTTP_X_REQUEST_ID"),
+                           seconds=request_time.total_seconds(), tail=self._tail)
         try:
             if self._direct_stdout():
                 STDOUT.write(line.encode() + b"\n")  # no logging machinery, one write per batch

@@ -11,6 +11,7 @@ request (the app never sees some of them) and shipping both costs about a tenth 
 throughput (docs/benchmarks.md, "access log shipped too").
 """
 
+import importlib.util
 import itertools
 import json
 import logging
@@ -21,7 +22,7 @@ import time
 from flask import Flask, has_request_context, request
 
 from . import request_ids, trace_context
-from .settings import Settings
+from .settings import ConfigError, Settings
 
 # LogRecord attributes that are not user extras.
 _RESERVED = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "request_context"}
@@ -47,7 +48,8 @@ def _new_id_source() -> None:
 
 
 _new_id_source()
-os.register_at_fork(after_in_child=_new_id_source)  # every worker gets its own random half
+if hasattr(os, "register_at_fork"):  # not on Windows (Waitress), where nothing forks
+    os.register_at_fork(after_in_child=_new_id_source)  # every worker gets its own random half
 
 
 def event_id() -> str:
@@ -155,6 +157,9 @@ def install(app: Flask, settings: Settings, counters=None):
 
     if not settings.logstash_host:
         return None
+    if importlib.util.find_spec("fcntl") is None:  # Windows
+        raise ConfigError("LOGSTASH_HOST is set, but shipping needs flock to own its queue files, which this "
+                          "system lacks (Windows); leave LOGSTASH_HOST empty: the JSON logs still go to stdout")
     from . import logship
     shipper = logship.install(settings, formatter, counters)
     shipper.addFilter(context)
