@@ -19,6 +19,8 @@ TARGETS = {  # ratio: (target, higher is better, what it means)
     "through_nginx_vs_direct": (0.80, True, "through Nginx keeps at least 80% of direct throughput (hello-world)"),
     "items_through_nginx_vs_direct": (0.80, True, "through Nginx keeps at least 80% of direct throughput (realistic)"),
     "gthread_vs_sync": (None, True, "gthread (3 x 4 threads) against sync (3 workers)"),
+    "waiting_gevent_vs_sync": (None, True, "gevent against sync, endpoint waiting 50 ms (section below)"),
+    "waiting_gevent_vs_gthread": (None, True, "gevent against gthread 3 x 4, endpoint waiting 50 ms"),
 }
 
 
@@ -85,6 +87,16 @@ def write_report(results: dict, docs: Path) -> None:
         lines += ["", "CPU per hello-world request (microseconds, medians), direct and through Nginx: Gunicorn's "
                   f"workers {d['gunicorn_workers']:.0f} and {n['gunicorn_workers']:.0f}, Nginx's workers "
                   f"{n['nginx_workers']:.0f}."]
+    wait = results.get("waiting")
+    if wait:
+        lines += ["", "## Worker classes on an endpoint that waits", "",
+                  "The tiny test app's `/wait?seconds=0.05` (it sleeps 50 ms, as a call to another service waits;",
+                  "gevent's patching makes the sleep yield), fully instrumented, shipping its two log lines a",
+                  "request to a local json_lines sink; 3 workers each, `wrk -t2 -c64`. Ceilings: sync 3 / 0.05 s",
+                  "= 60 req/s, gthread 3 x 4 / 0.05 s = 240 req/s; gevent's is the CPU.", "",
+                  "| worker class | median req/s | min | max |", "|---|---|---|---|"]
+        for name, row in wait.items():
+            lines.append(f"| {name} | {row['median']:.0f} | {row['min']:.0f} | {row['max']:.0f} |")
     cost = results.get("app_cost_us")
     if cost:
         lines += ["", "## Cost inside the worker", "",

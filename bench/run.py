@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The demo's folder is its APP_DIR: the subprocesses below import `demo` from it, as Gunicorn does.
 SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(DEMO.directory)])}
 
-WRK = ["wrk", "-t2", "-c16"]
+WRK = ["wrk", "-t2", "-c16"]  # the connections (-c) are wrk_run's default
 
 
 def machine() -> dict:
@@ -49,9 +49,10 @@ def wrk(url: str, seconds: int) -> float:
     return wrk_run(url, seconds)[0]
 
 
-def wrk_run(url: str, seconds: int) -> tuple[float, int]:
+def wrk_run(url: str, seconds: int, connections: int = 16) -> tuple[float, int]:
     """(requests per second, requests completed)."""
-    out = subprocess.run([*WRK, f"-d{seconds}s", url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([*WRK[:2], f"-c{connections}", f"-d{seconds}s", url], capture_output=True, text=True,
+                         check=True).stdout
     return (float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
             int(re.search(r"(\d+) requests in", out).group(1)))
 
@@ -255,6 +256,38 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> tupl
     return {v.name: v.result() for v in variants}, cpu_split
 
 
+WAIT_PATH = "/wait?seconds=0.05"
+WAIT_CONNECTIONS = 64
+
+
+def waiting(workdir: Path, reps: int, seconds: int) -> dict:
+    """Worker classes on an endpoint that waits 50 ms (tests/support/tinyapp.py's /wait: time.sleep,
+    as a call to another service waits), fully instrumented and shipping its two log lines a request:
+    3 workers each, WAIT_CONNECTIONS connections, interleaved rounds."""
+    sink_port = free_port()
+    from tests.support.sink import JsonLinesSink
+    sink = JsonLinesSink(sink_port).start()
+    full = {"GUNICORN_WORKERS": 3, "GUNICORN_MAX_REQUESTS": 0, "GUNICORN_MAX_REQUESTS_JITTER": 0,
+            "LOGSTASH_HOST": "127.0.0.1", "LOGSTASH_PORT": sink_port}
+    classes = {"sync": {}, "gthread 3x4": {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": 4},
+               "gevent": {"GUNICORN_WORKER_CLASS": "gevent"}}
+    variants = []
+    try:
+        for name, env in classes.items():
+            server = Gunicorn(workdir / f"wait-{name.split()[0]}", **full, **env)
+            variants.append(start_gunicorn(server, name, WAIT_PATH))
+        for v in variants:  # warm-up
+            wrk_run(v.url, 1, WAIT_CONNECTIONS)
+        for _ in range(reps):
+            for v in variants:
+                v.samples.append(wrk_run(v.url, seconds, WAIT_CONNECTIONS)[0])
+    finally:
+        for v in variants:
+            v.stop()
+        sink.stop()
+    return {v.name: v.result() for v in variants}
+
+
 def scrape_times(workdir: Path, workers: int, restarts: int) -> dict:
     """Median scrape time of our metrics port with `workers` workers and 10 routes' worth of
     series, then after `restarts` worker recycles; the same for the exporter's documented set-up."""
@@ -382,6 +415,12 @@ def ratios(t: dict) -> dict:
     }
 
 
+def waiting_ratios(t: dict) -> dict:
+    def r(a, b):
+        return statistics.median(x / y for x, y in zip(t[a]["samples"], t[b]["samples"], strict=True))
+    return {"waiting_gevent_vs_sync": r("gevent", "sync"), "waiting_gevent_vs_gthread": r("gevent", "gthread 3x4")}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=5)
@@ -404,6 +443,9 @@ def main() -> int:
         results["throughput"], results["nginx_cpu_us_per_request"] = throughput(workdir, args.reps, args.seconds,
                                                                                 with_nginx)
         results["ratios"] = ratios(results["throughput"])
+        print("bench: worker classes on a waiting endpoint...", flush=True)
+        results["waiting"] = waiting(workdir, args.reps, args.seconds)
+        results["ratios"].update(waiting_ratios(results["waiting"]))
         print("bench: scrape times...", flush=True)
         results["scrape"] = scrape_times(workdir, workers=9, restarts=100 if args.quick else 300)
         print("bench: log shipping and log call cost...", flush=True)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from support.gunicorn import Gunicorn, free_port
+from support.gunicorn import Gunicorn, free_port, stop_while_waiting
 from support.sink import JsonLinesSink
 from support.waiting import wait_until
 
@@ -22,10 +22,11 @@ WAIT = r'flask_http_request_duration_seconds_count\{method="GET",status="200",ur
 
 
 def concurrently(server: Gunicorn, ids: list[str], seconds: float) -> list[requests.Response]:
-    """GET /wait?seconds=... once per id, all at the same time, each on its own connection."""
+    """GET /wait?seconds=... once per id, all at the same time, each on its own connection, closed after
+    the answer (an idle keep-alive one would hold a stopping gevent worker until the graceful timeout)."""
     def one(request_id: str) -> requests.Response:
         return requests.get(f"{server.url}/wait", params={"seconds": seconds},
-                            headers={"X-Request-ID": request_id}, timeout=30)
+                            headers={"X-Request-ID": request_id, "Connection": "close"}, timeout=30)
     with ThreadPoolExecutor(len(ids)) as pool:
         return list(pool.map(one, ids))
 
@@ -139,11 +140,7 @@ def test_sigterm_lets_in_flight_requests_finish(tmp_path):
     # a gevent worker until GUNICORN_GRACEFUL_TIMEOUT (Gunicorn's gevent worker; README, "gevent workers").
     server = Gunicorn(tmp_path, GUNICORN_WORKERS=1, GUNICORN_WORKER_CLASS="gevent",
                       GUNICORN_GRACEFUL_TIMEOUT=10).start()
-    with ThreadPoolExecutor(10) as pool:
-        futures = [pool.submit(requests.get, f"{server.url}/wait", params={"seconds": 1.5}, timeout=30,
-                               headers={"X-Request-ID": f"inflight-{i}", "Connection": "close"}) for i in range(10)]
-        wait_until(lambda: server.output().count('"message": "waiting"') == 10, 10, "10 requests in flight", 0.05)
-        took = server.stop()
-        assert [f.result().status_code for f in futures] == [200] * 10
+    took, statuses = stop_while_waiting(server, 10, 1.5)
+    assert statuses == [200] * 10
     assert took < 5, f"the stop took {took:.1f} s; the requests in flight needed 1.5 s"
     assert server.output().count('"logger":"gunicorn.access","message":"GET /wait') == 10

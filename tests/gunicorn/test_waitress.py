@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from support.docker import ROOT
-from support.gunicorn import free_port
+from support.gunicorn import free_port, stop_while_waiting
 from support.sink import JsonLinesSink
 from support.waiting import wait_until
 from support.waitress import Waitress
@@ -85,12 +85,8 @@ def test_outage_and_restart_lose_nothing(tmp_path):
 
 def test_sigterm_lets_in_flight_requests_finish(tmp_path):
     server = Waitress(tmp_path).start()
-    with ThreadPoolExecutor(4) as pool:
-        futures = [pool.submit(requests.get, f"{server.url}/wait", params={"seconds": 1.0}, timeout=30,
-                               headers={"X-Request-ID": f"wait-{i}", "Connection": "close"}) for i in range(4)]
-        wait_until(lambda: server.output().count('"message": "waiting"') == 4, 10, "4 requests in flight", 0.05)
-        took = server.stop()
-        assert [f.result().status_code for f in futures] == [200] * 4
+    took, statuses = stop_while_waiting(server, 4, 1.0)
+    assert statuses == [200] * 4
     assert took < 5 and server.proc.returncode == 0, (took, server.output()[-2000:])
 
 

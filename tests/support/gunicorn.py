@@ -193,3 +193,17 @@ class Gunicorn:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def stop_while_waiting(server: Gunicorn, count: int, seconds: float) -> tuple[float, list[int]]:
+    """Stop `server` (SIGTERM) while `count` GETs of the tiny app's /wait?seconds=... are in flight, each
+    on a connection its client closes after the answer: (how long the stop took, their statuses)."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(count) as pool:
+        futures = [pool.submit(requests.get, f"{server.url}/wait", params={"seconds": seconds}, timeout=30,
+                               headers={"X-Request-ID": f"inflight-{i}", "Connection": "close"})
+                   for i in range(count)]
+        wait_until(lambda: server.output().count('"message": "waiting"') == count, 10,
+                   f"{count} requests in flight", 0.05)
+        took = server.stop()
+        return took, [f.result().status_code for f in futures]
