@@ -14,13 +14,18 @@ from support.waiting import wait_until
 pytestmark = pytest.mark.stack("app")
 
 
+# The bookshelf runs on gevent workers: the image's gevent, with every check below, at no extra stack.
+WORKER_CLASS = {"demo": "sync", "bookshelf": "gevent"}
+
+
 @pytest.fixture(scope="module", params=APPS, ids=lambda a: a.name)
 def deployed(request, tmp_path_factory):
     """One app-profile stack per app for the module: building and starting it is the slow part."""
     require_images("PYTHON_IMAGE", "DEBIAN_IMAGE")
     app: AppUnderTest = request.param
     with compose_stack(f"app-{app.name}", ["app"], tmp_path_factory.mktemp("app"),
-                       extra_files=("compose/publish-app.yaml",), **app.env()) as running:
+                       extra_files=("compose/publish-app.yaml",), **app.env(),
+                       GUNICORN_WORKER_CLASS=WORKER_CLASS[app.name]) as running:
         yield app, running
 
 
@@ -71,6 +76,8 @@ def test_request_id_appears_in_the_json_log(deployed):
 
 
 def test_gunicorns_own_lines_are_json_too(deployed):
-    _, stack = deployed
+    app, stack = deployed
     booting = [line for line in stack.json_logs("app") if line.get("logger") == "gunicorn.error"]
     assert any(line["message"].startswith("Booting worker with pid") for line in booting), booting[:5]
+    assert any(line["message"] == f"Using worker: {WORKER_CLASS[app.name]}" for line in booting), booting[:5]
+    assert not [line for line in stack.logs("app").splitlines() if "MonkeyPatchWarning" in line]
