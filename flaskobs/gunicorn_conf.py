@@ -131,6 +131,21 @@ def when_ready(server):
 def post_worker_init(worker):
     from flaskobs.gunicorn_logging import STDOUT
     STDOUT.rearm()  # after gevent's worker patched threading; no access line is written before this
+    if worker_class == "gevent":
+        from flaskobs import gevent_idle
+        gevent_idle.watch(worker)
+
+
+def pre_request(worker, req):
+    if worker_class == "gevent":
+        from flaskobs import gevent_idle
+        gevent_idle.request_started()
+
+
+def post_request(worker, req, environ, resp):
+    if worker_class == "gevent":
+        from flaskobs import gevent_idle
+        gevent_idle.request_done(environ, resp)
 
 
 def child_exit(server, worker):
