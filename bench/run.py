@@ -405,7 +405,10 @@ def ratios(t: dict) -> dict:
         slow phase of the machine hits both sides of it."""
         if a not in t or b not in t:
             return None
-        return statistics.median(x / y for x, y in zip(t[a]["samples"], t[b]["samples"], strict=True))
+        # Round i of one is round i of the other; only the exemplar pair has extra rounds (both of it).
+        xs, ys = t[a]["samples"], t[b]["samples"]
+        n = min(len(xs), len(ys))
+        return statistics.median(x / y for x, y in zip(xs[:n], ys[:n], strict=True))
     return {
         "hello_metrics_vs_bare": r("hello: + metrics", "hello: bare app"),
         "hello_exemplars_on_vs_off": r(*EXEMPLAR_PAIR),
