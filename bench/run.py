@@ -399,16 +399,20 @@ def stack_start(workdir: Path) -> dict | None:
     return {"seconds": took, "grafana": with_grafana}
 
 
+def round_ratio(t: dict, a: str, b: str) -> float | None:
+    """Median of the per-round ratios of variant a to b: each pair was measured in the same round, so
+    a slow phase of the machine hits both sides of it. Round i of one is round i of the other; only
+    the exemplar pair has extra rounds (both of it). None when either was not measured."""
+    if a not in t or b not in t:
+        return None
+    xs, ys = t[a]["samples"], t[b]["samples"]
+    n = min(len(xs), len(ys))
+    return statistics.median(x / y for x, y in zip(xs[:n], ys[:n], strict=True))
+
+
 def ratios(t: dict) -> dict:
     def r(a, b):
-        """Median of the per-repetition ratios: each pair was measured in the same round, so a
-        slow phase of the machine hits both sides of it."""
-        if a not in t or b not in t:
-            return None
-        # Round i of one is round i of the other; only the exemplar pair has extra rounds (both of it).
-        xs, ys = t[a]["samples"], t[b]["samples"]
-        n = min(len(xs), len(ys))
-        return statistics.median(x / y for x, y in zip(xs[:n], ys[:n], strict=True))
+        return round_ratio(t, a, b)
     return {
         "hello_metrics_vs_bare": r("hello: + metrics", "hello: bare app"),
         "hello_exemplars_on_vs_off": r(*EXEMPLAR_PAIR),
@@ -429,9 +433,8 @@ def ratios(t: dict) -> dict:
 
 
 def waiting_ratios(t: dict) -> dict:
-    def r(a, b):
-        return statistics.median(x / y for x, y in zip(t[a]["samples"], t[b]["samples"], strict=True))
-    return {"waiting_gevent_vs_sync": r("gevent", "sync"), "waiting_gevent_vs_gthread": r("gevent", "gthread 3x4")}
+    return {"waiting_gevent_vs_sync": round_ratio(t, "gevent", "sync"),
+            "waiting_gevent_vs_gthread": round_ratio(t, "gevent", "gthread 3x4")}
 
 
 def main() -> int:

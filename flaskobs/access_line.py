@@ -8,7 +8,7 @@ import os
 import time
 from json.encoder import encode_basestring  # JSON string literal with quotes; C, no ASCII escaping
 
-from .logs import event_id, timestamp
+from .logs import encode_json, event_id, timestamp
 from .observer import ROUTE_KEY
 from .trace_context import ENVIRON_KEY as TRACE_KEY
 
@@ -21,9 +21,14 @@ def _int(value) -> str:
     return str(value) if isinstance(value, int) else "null"
 
 
+def fixed_tail(static: dict) -> str:
+    """The fields that never change (settings.identity), encoded once: `,"service":...}`."""
+    return "," + encode_json(static)[1:]
+
+
 def access_line(environ: dict, *, status: int | None, sent: int | None, request_id: str | None, seconds: float,
                 tail: str) -> str:
-    """One JSON object, without its newline; `tail` is `,"service":...}`: the fields that never change."""
+    """One JSON object, without its newline; `tail` is fixed_tail()'s."""
     get = environ.get
     method = get("REQUEST_METHOD")
     message = f"{method} {get('RAW_URI') or get('PATH_INFO')}"

@@ -68,12 +68,18 @@ def observed(app, spec: str):
     return app
 
 
-def _has_flaskobs(wsgi) -> bool:
-    """Whether a Flask app with flaskobs sits somewhere inside these middleware layers."""
+def inner_flask(wsgi) -> Flask | None:
+    """The Flask app inside these middleware layers (at most 10 deep), if there is one."""
     for _ in range(10):
         if isinstance(wsgi, Flask):
-            return EXTENSION_KEY in wsgi.extensions
+            return wsgi
         wsgi = getattr(wsgi, "app", None) or getattr(wsgi, "wsgi_app", None) or getattr(wsgi, "__wrapped__", None)
         if wsgi is None:
-            return False
-    return False
+            return None
+    return None
+
+
+def _has_flaskobs(wsgi) -> bool:
+    """Whether a Flask app with flaskobs sits somewhere inside these middleware layers."""
+    app = inner_flask(wsgi)
+    return app is not None and EXTENSION_KEY in app.extensions

@@ -1,10 +1,11 @@
-"""Where Gunicorn listens: GUNICORN_BIND (host:port or unix:/path), else 0.0.0.0:PORT. Shared by
-gunicorn_conf.py and the health check, which must agree; light on imports, since the health check
-runs every few seconds."""
+"""Where Gunicorn listens: GUNICORN_BIND (host:port or unix:/path), else 0.0.0.0:PORT; and the metrics
+port (METRICS_PORT), which Waitress's launcher uses too. Shared by gunicorn_conf.py and the health
+check, which must agree; light on imports, since the health check runs every few seconds."""
 
 from collections.abc import Mapping
 
 DEFAULT_PORT = 8000
+DEFAULT_METRICS_PORT = 9101
 
 
 def bind(env: Mapping[str, str]) -> str:
@@ -20,3 +21,8 @@ def port(env: Mapping[str, str]) -> int:
 def listen_address(env: Mapping[str, str]) -> tuple[str, int]:
     host, _, number = bind(env).rpartition(":")
     return host, int(number)
+
+
+def metrics_port(env: Mapping[str, str]) -> int:
+    from .settings import env_int
+    return env_int(env, "METRICS_PORT", DEFAULT_METRICS_PORT, low=1, high=65535)

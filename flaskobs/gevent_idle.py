@@ -18,11 +18,11 @@ _idle: "weakref.WeakKeyDictionary[object, socket.socket]" = weakref.WeakKeyDicti
 POLL = 0.2  # seconds between looks at worker.alive (Gunicorn's own loop looks once a second)
 
 
-def request_started() -> None:
+def pre_request(worker, req) -> None:  # Gunicorn's hook
     _idle.pop(gevent.getcurrent(), None)
 
 
-def request_done(environ: dict, resp) -> None:
+def post_request(worker, req, environ: dict, resp) -> None:  # Gunicorn's hook
     sock = environ.get("gunicorn.socket")
     if sock is not None and resp is not None and not resp.should_close():
         _idle[gevent.getcurrent()] = sock

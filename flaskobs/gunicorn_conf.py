@@ -71,7 +71,7 @@ try:
     max_requests = env_int(_env, "GUNICORN_MAX_REQUESTS", 10000, low=0, high=10**9)
     max_requests_jitter = env_int(_env, "GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10, low=0, high=10**9)
     _access_log = env_bool(_env, "GUNICORN_ACCESS_LOG", True)
-    _metrics_port = env_int(_env, "METRICS_PORT", 9101, low=1, high=65535)
+    _metrics_port = _bind.metrics_port(_env)
     _metrics_dir = _env.get("PROMETHEUS_MULTIPROC_DIR", "")
     if _metrics_dir and not os.path.isdir(_metrics_dir):
         raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR={_metrics_dir!r} is not a directory; "
@@ -136,16 +136,8 @@ def post_worker_init(worker):
         gevent_idle.watch(worker)
 
 
-def pre_request(worker, req):
-    if worker_class == "gevent":
-        from flaskobs import gevent_idle
-        gevent_idle.request_started()
-
-
-def post_request(worker, req, environ, resp):
-    if worker_class == "gevent":
-        from flaskobs import gevent_idle
-        gevent_idle.request_done(environ, resp)
+if worker_class == "gevent":  # request hooks for gevent only: no call per request elsewhere
+    from flaskobs.gevent_idle import post_request, pre_request  # noqa: F401  # Gunicorn reads them here
 
 
 def child_exit(server, worker):

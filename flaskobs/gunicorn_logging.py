@@ -10,9 +10,9 @@ import os
 
 from gunicorn.glogging import Logger
 
-from .access_line import access_line
+from .access_line import access_line, fixed_tail
 from .batched_lines import BatchedLines
-from .logs import JsonFormatter, encode_json
+from .logs import JsonFormatter
 from .settings import identity
 
 STDOUT = BatchedLines(1)  # the access lines of this process, written a batch at a time
@@ -42,7 +42,7 @@ class JsonLogger(Logger):
         super().__init__(cfg)
         # The fields that never change, encoded once: the line is written by a template, a
         # third of the cost of building a dict and encoding it for every request.
-        self._tail = "," + encode_json(self._static)[1:]
+        self._tail = fixed_tail(self._static)
 
     def setup(self, cfg):
         super().setup(cfg)

@@ -17,6 +17,9 @@ import sys
 import threading
 from time import perf_counter
 
+from . import bind
+from .access_line import access_line, fixed_tail
+from .app_loader import inner_flask, observed
 from .settings import ConfigError, env_bool, env_int
 
 DEFAULT_LISTEN = "127.0.0.1:8000"  # a developer's machine; a container or a host behind a proxy sets it
@@ -39,7 +42,6 @@ class AccessLog:
         return _Body(body, lambda sent: self._write(environ, seen, sent, perf_counter() - started))
 
     def _write(self, environ, seen: dict, sent: int, seconds: float) -> None:
-        from .access_line import access_line
         status = str(seen.get("status", ""))[:3]
         request_id = next((v for k, v in seen.get("headers", ()) if k.lower() == "x-request-id"),
                           environ.get("HTTP_X_REQUEST_ID"))
@@ -83,7 +85,6 @@ def load_app(spec: str):
     """APP_MODULE as `flask --app` reads it (module:variable or module:factory()), from the current folder."""
     from flask.cli import NoAppException, locate_app
 
-    from .app_loader import observed
     if not spec:
         raise ConfigError("APP_MODULE is not set; name the app to serve, for example APP_MODULE='myapp:create_app()'")
     module, _, name = spec.partition(":")
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         secrets_from_files(env)  # X_FILE for X, as flaskobs-serve does
         listen = env.get("WAITRESS_LISTEN", "").strip() or DEFAULT_LISTEN
         threads = env_int(env, "WAITRESS_THREADS", 4, low=1, high=256)
-        metrics_port = env_int(env, "METRICS_PORT", 9101, low=1, high=65535)
+        metrics_port = bind.metrics_port(env)
         access_log = env_bool(env, "WAITRESS_ACCESS_LOG", True)
         try:
             Adjustments(listen=listen)
@@ -124,13 +125,16 @@ def serve(app, listen: str, threads: int, metrics_port: int, access_log: bool) -
     from waitress import create_server
 
     from .extension import state
-    from .logs import JsonFormatter, encode_json
+    from .logs import JsonFormatter
     from .settings import identity
 
-    found = state(_flask_app(app))
+    flask_app = inner_flask(app)
+    if flask_app is None:
+        raise ConfigError("APP_MODULE is not a Flask app with flaskobs.init_app; flaskobs-waitress serves those only")
+    found = state(flask_app)
     static = identity(os.environ)
     access = _access_logger(JsonFormatter(static))
-    wrapped = AccessLog(app, access, "," + encode_json(static)[1:]) if access_log else app
+    wrapped = AccessLog(app, access, fixed_tail(static)) if access_log else app
     if found.metrics is not None:
         from prometheus_client import start_http_server
         host = listen.split()[0].rpartition(":")[0].strip("[]").replace("*", "0.0.0.0")  # nosec B104
@@ -155,16 +159,6 @@ def serve(app, listen: str, threads: int, metrics_port: int, access_log: bool) -
     server.task_dispatcher.shutdown(cancel_pending=False, timeout=30)
     if found.shipper is not None:
         found.shipper.close()  # what is still in memory goes to the queue file
-
-
-def _flask_app(app):
-    """The Flask app inside middleware layers (the loader checked there is one with flaskobs)."""
-    from flask import Flask
-    for _ in range(10):
-        if isinstance(app, Flask):
-            return app
-        app = getattr(app, "app", None) or getattr(app, "wsgi_app", None) or getattr(app, "__wrapped__", None)
-    raise ConfigError("APP_MODULE is not a Flask app with flaskobs.init_app; flaskobs-waitress serves those only")
 
 
 if __name__ == "__main__":
