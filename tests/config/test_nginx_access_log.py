@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 import requests
-from support.docker import image_vars, nginx_run, require_images
+from support.docker import require_images, start_plain_nginx
 from support.waiting import wait_until
 
 
@@ -16,20 +16,8 @@ def nginx():
     """Our Nginx config alone (TLS off; `app` points at nothing, so answers come from the JSON 502 server)."""
     require_images("NGINX_IMAGE")
     name = f"flaskobs-test-nginx-{uuid.uuid4().hex[:8]}"
-    subprocess.run(nginx_run(image_vars()["NGINX_IMAGE"], "-d", "--name", name, "-p", "127.0.0.1::8080",
-                             env={"TLS": "off", "SERVER_NAME": "127.0.0.1"}), check=True, capture_output=True)
     try:
-        port = subprocess.run(["docker", "port", name, "8080"], capture_output=True, text=True,
-                              check=True).stdout.split(":")[-1].strip()
-        url = f"http://127.0.0.1:{port}"
-
-        def answers() -> bool:
-            try:
-                return requests.get(url + "/api/hello", timeout=1).status_code > 0
-            except requests.RequestException:
-                return False
-        wait_until(answers, 10, "Nginx to answer")
-        yield name, url
+        yield name, start_plain_nginx(name, wait=10, poll_timeout=1)
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
 

@@ -8,8 +8,7 @@ import uuid
 
 import pytest
 import requests
-from support.docker import image_vars, nginx_run, require_images
-from support.waiting import wait_until
+from support.docker import image_vars, require_images, start_plain_nginx
 
 # Reads a request, answers nothing, closes: what a replica that stops mid-request looks like.
 CLOSER = """
@@ -34,19 +33,7 @@ def nginx():
     try:
         docker("run", "-d", "--name", f"{name}-app", "--network", name, images["PYTHON_IMAGE"], "python3", "-c", CLOSER)
         address = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", f"{name}-app")
-        subprocess.run(nginx_run(images["NGINX_IMAGE"], "-d", "--name", name, "--network", name,
-                                 "-p", "127.0.0.1::8080",
-                                 env={"TLS": "off", "SERVER_NAME": "127.0.0.1", "APP_UPSTREAM": f"{address}:8000"}),
-                       check=True, capture_output=True)
-        url = f"http://127.0.0.1:{docker('port', name, '8080').split(':')[-1]}"
-
-        def answers() -> bool:
-            try:
-                return requests.get(url + "/api/hello", timeout=2).status_code > 0
-            except requests.RequestException:
-                return False
-        wait_until(answers, 20, "Nginx and the test double to answer")
-        yield url
+        yield start_plain_nginx(name, "--network", name, wait=20, poll_timeout=2, APP_UPSTREAM=f"{address}:8000")
     finally:
         subprocess.run(["docker", "rm", "-f", name, f"{name}-app"], capture_output=True)
         subprocess.run(["docker", "network", "rm", name], capture_output=True)

@@ -104,6 +104,27 @@ def nginx_run(image: str, *docker_args: str, env: dict[str, str],
     return [*cmd, image, "/etc/nginx/flaskobs/render.sh", *command]
 
 
+def start_plain_nginx(name: str, *docker_args: str, wait: float, poll_timeout: float, **env: str) -> str:
+    """Start our Nginx alone as container `name` (TLS off, its plain port published on loopback) and wait
+    until it answers; return its URL. The caller removes the container."""
+    import requests
+
+    from .waiting import wait_until
+    subprocess.run(nginx_run(image_vars()["NGINX_IMAGE"], "-d", "--name", name, *docker_args, "-p", "127.0.0.1::8080",
+                             env={"TLS": "off", "SERVER_NAME": "127.0.0.1", **env}), check=True, capture_output=True)
+    port = subprocess.run(["docker", "port", name, "8080"], capture_output=True, text=True,
+                          check=True).stdout.split(":")[-1].strip()
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return requests.get(url + "/api/hello", timeout=poll_timeout).status_code > 0
+        except requests.RequestException:
+            return False
+    wait_until(answers, wait, f"Nginx ({name}) to answer")
+    return url
+
+
 def write_test_env(directory: Path, **overrides: str) -> Path:
     """An env file with fresh secrets, ephemeral loopback ports and a throwaway TLS pair."""
     certs = directory / "certs"

@@ -12,9 +12,7 @@ class Waitress(Gunicorn):
 
     def __init__(self, workdir: Path, app_module: str = "support.tinyapp:create_app()", command=None, **env):
         super().__init__(workdir, app_module, command=list(command or self.SERVE), **env)
-        self.command = list(command or self.SERVE)
         self.env.pop("PROMETHEUS_MULTIPROC_DIR")  # one process: its own registry
         for name in [k for k in self.env if k.startswith("GUNICORN_")]:
             del self.env[name]
         self.env.setdefault("WAITRESS_LISTEN", f"127.0.0.1:{self.port}")
-        self.env.update({k: str(v) for k, v in env.items()})
