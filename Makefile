@@ -12,10 +12,18 @@ PY := $(VENV)/bin/python
 comma := ,
 PROFILE_LIST := $(subst $(comma), ,$(PROFILE))
 ALL_PROFILES := app proxy metrics logs full
+# The proxy in front of the app: nginx (default) or caddy (compose/proxy-caddy.yaml); from the
+# command line, else from .env.
+PROXY ?= $(or $(shell sed -n 's/^PROXY=//p' .env 2>/dev/null | tail -n1),nginx)
+ALL_PROXIES := nginx caddy
+ifneq ($(words $(PROXY))$(filter $(PROXY),$(ALL_PROXIES)),1$(PROXY))
+$(error PROXY=$(PROXY) is not allowed; allowed: nginx, caddy)
+endif
+PROXY_FILE := $(if $(filter caddy,$(PROXY)),-f compose/proxy-caddy.yaml)
 # Later files win: pinned images < air-gapped images < your .env.
 ENV_FILES := --env-file compose/images.env $(if $(wildcard .airgap.env),--env-file .airgap.env) $(if $(wildcard .env),--env-file .env)
 # The app publishes its own port only when it runs without Nginx.
-COMPOSE_FILES := -f compose/compose.yaml $(if $(filter-out app,$(PROFILE_LIST)),,-f compose/publish-app.yaml)
+COMPOSE_FILES := -f compose/compose.yaml $(PROXY_FILE) $(if $(filter-out app,$(PROFILE_LIST)),,-f compose/publish-app.yaml)
 COMPOSE_BASE := docker compose -p $(PROJECT) --project-directory compose $(ENV_FILES)
 COMPOSE := $(COMPOSE_BASE) $(COMPOSE_FILES)
 # compose.yaml builds your APP_DIR with this checkout's app.Dockerfile, by absolute path.
@@ -34,6 +42,7 @@ endif
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2} /^## /{printf "\n\033[33m%s\033[0m\n", substr($$0, 4)}' $(MAKEFILE_LIST)
 	@echo; echo "  PROFILE=$(PROFILE) (one or more of: $(ALL_PROFILES), comma-separated)"
+	@echo "  PROXY=$(PROXY) (one of: $(ALL_PROXIES))"
 
 ## —— Stack ————————————————————————————————————————————————————————————————
 init: ## Write .env with fresh random secrets and a development TLS certificate (keeps existing ones)
@@ -64,17 +73,17 @@ start: preflight build-ca
 	@bash scripts/print_urls.sh $(COMPOSE) $(PROFILE_FLAGS)
 
 down: ## Stop and remove the containers of every profile (volumes are kept)
-	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) down --remove-orphans
+	@$(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS) down --remove-orphans
 
 ps: ## Show the services and their health
-	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) ps
+	@$(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS) ps
 
 reload: ## Re-read the configuration of SERVICE (prometheus, nginx) without a restart
 	@case "$(SERVICE)" in prometheus|nginx) ;; *) echo "reload: SERVICE=$(SERVICE) is not allowed; allowed: prometheus, nginx" >&2; exit 2 ;; esac
-	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) kill -s HUP $(SERVICE)
+	@$(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS) kill -s HUP $(SERVICE)
 	@echo "reload: sent SIGHUP to $(SERVICE)"
 
-AMTOOL = $(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) exec -T alertmanager \
+AMTOOL = $(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS) exec -T alertmanager \
 	amtool --alertmanager.url=http://127.0.0.1:9093
 alerts: ## List the alerts Alertmanager holds, and the silences
 	@$(AMTOOL) alert query --active --silenced --inhibited
@@ -89,7 +98,7 @@ silence: ## Hold back alert ALERT for FOR (default 2h): make silence ALERT=Flask
 	  --author="$${USER:-make}" --comment="make silence ALERT=$(ALERT) FOR=$(SILENCE_FOR)"
 
 logs: ## Follow the logs of every service (SERVICE=name for one)
-	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) logs -f --tail=100 $(SERVICE)
+	@$(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS) logs -f --tail=100 $(SERVICE)
 
 ## —— Docker Swarm (README: "Run on several machines") ————————————————————————
 SWARM_DIR := build/swarm
@@ -97,6 +106,7 @@ STACK ?= $(PROJECT)
 # never: use the images each node has (no registry); always: pin each tag to its registry digest.
 SWARM_RESOLVE_IMAGE ?= always
 swarm-stack: .env ## Write build/swarm/stack.yml for PROFILE from compose.yaml and compose/swarm.yaml
+	@[ "$(PROXY)" = nginx ] || { echo "swarm-stack: PROXY=$(PROXY) is not allowed on Swarm; allowed: nginx" >&2; exit 2; }
 	@$(COMPOSE_BASE) -f compose/compose.yaml -f compose/swarm.yaml $(PROFILE_FLAGS) config --format json \
 	  | $(PYTHON) scripts/swarm_stack.py --out $(SWARM_DIR)
 
@@ -161,6 +171,6 @@ lock: ## Re-pin requirements.txt (flaskobs, its dependencies and gevent) from py
 	 rm -rf $$d build flaskobs.egg-info; echo "lock: wrote requirements.txt"
 
 clean: ## Remove containers and volumes of this project, and local caches (keeps .env)
-	@$(COMPOSE_BASE) -f compose/compose.yaml $(ALL_PROFILE_FLAGS) down --volumes --remove-orphans || true
+	@$(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS) down --volumes --remove-orphans || true
 	@rm -rf .build build dist .pytest_cache .ruff_cache
 	@find . -name __pycache__ -prune -exec rm -rf {} +

@@ -88,7 +88,8 @@ def check_app_folders(svc: dict) -> None:
     if context and not os.path.isfile(os.path.join(context, "requirements.txt")):
         fail(f"{where} has no requirements.txt: add one listing what your app imports besides Flask and "
              "flaskobs (it may be empty)")
-    for volume in svc.get("nginx", {}).get("volumes", []):
+    proxy_volumes = [v for proxy in ("nginx", "caddy") for v in svc.get(proxy, {}).get("volumes", [])]
+    for volume in proxy_volumes:
         if volume.get("target") != "/srv/static" or volume.get("type") != "bind":
             continue
         source = volume["source"]

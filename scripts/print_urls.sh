@@ -12,6 +12,8 @@ url() {  # url SERVICE PORT SCHEME LABEL PATH
 echo "Stack is up and healthy:"
 url nginx 8443 https "app (TLS)" "${APP_URL_PREFIX:-}/"
 url nginx 8080 http "app (HTTP)" "${APP_URL_PREFIX:-}/"
+url caddy 8443 https "app (TLS)" "${APP_URL_PREFIX:-}/"
+url caddy 8080 http "app (HTTP)" "${APP_URL_PREFIX:-}/"
 url app 8000 http "app" "/"
 url grafana 3000 http "Grafana" "/  (user/password: GRAFANA_ADMIN_* in .env)"
 url prometheus 9090 http "Prometheus" "/"

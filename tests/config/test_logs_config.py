@@ -60,11 +60,11 @@ def test_redelivered_events_are_indexed_once_and_quietly():
 def test_nginx_lines_carry_a_level_and_an_id_of_their_own():
     """Nginx's format has no level (every line was UNKNOWN and tagged _missing_level) and no
     event_id (lines were fingerprinted with second-resolution fields and could collide)."""
-    nginx_branch = PIPELINE[PIPELINE.index('if "nginx" in [tags] and ![level]'):]
+    nginx_branch = PIPELINE[PIPELINE.index('if ("nginx" in [tags] or "caddy" in [tags]) and ![level]'):]
     for status, level in ((">= 500", "ERROR"), (">= 400", "WARNING")):
         assert re.search(rf'\[status\] {status} \{{ mutate \{{ add_field => \{{ "level" => "{level}" }}', nginx_branch)
     assert 'else { mutate { add_field => { "level" => "INFO" } } }' in nginx_branch
-    assert PIPELINE.index('if "nginx" in [tags] and ![level]') < PIPELINE.index("if ![level]")
+    assert PIPELINE.index('if ("nginx" in [tags] or "caddy" in [tags]) and ![level]') < PIPELINE.index("if ![level]")
     log_format = (ROOT / "services/nginx/config/templates/http.conf.template").read_text()
     assert '"event_id":"$request_id"' in log_format  # Nginx's own per-request id, never the client's
 
@@ -153,3 +153,16 @@ def test_pipeline_config_passes_logstash_own_check(pipeline):
                           "-v", f"{ROOT}/logstash/config/logstash.yml:/usr/share/logstash/config/logstash.yml:ro",
                           image, "-c", check], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:]
+
+
+def test_every_field_made_from_a_caddy_line_has_a_mapping():
+    """PROXY=caddy: the pipeline renames Caddy's access line to the names Nginx's line uses."""
+    start = PIPELINE.index('if "caddy" in [tags] {')
+    block = PIPELINE[start:PIPELINE.index("# The same field names", start)]
+    fields = set(re.findall(r'event\.set\("([a-z_@]+)"', block))
+    assert {"request_id", "method", "path", "duration_ms"} <= fields
+    assert fields - mapped_fields() == set()
+    assert '"/var/log/nginx-access/caddy-access*.json"' in PIPELINE
+    caddy = (ROOT / "services/caddy/entrypoint.sh").read_text()
+    assert "output file $dir/caddy-access.json" in caddy and "dir=/var/log/caddy/flaskobs" in caddy
+    assert "nginx-logs:/var/log/caddy/flaskobs" in (ROOT / "compose/proxy-caddy.yaml").read_text()

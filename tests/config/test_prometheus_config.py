@@ -13,23 +13,25 @@ def promtool(*args: str, mounts: dict[str, str] | None = None,
                                  f"{ROOT}/prometheus/targets/{platform}": "/etc/prometheus-targets", **(mounts or {})})
 
 
-@pytest.mark.parametrize("platform", ["compose", "swarm"])
+@pytest.mark.parametrize("platform", ["compose", "swarm", "compose-caddy"])
 def test_config_is_valid(platform):
     out = promtool("check", "config", "/etc/prometheus/prometheus.yml", platform=platform)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "SUCCESS" in out.stdout
 
 
-@pytest.mark.parametrize("platform", ["compose", "swarm"])
-def test_each_platform_scrapes_the_app_and_nginx(platform):
-    """prometheus.yml leaves the app's and Nginx's jobs to the platform's targets file, which
-    it loads from where both platforms mount it."""
+@pytest.mark.parametrize(("platform", "proxy"), [("compose", "nginx"), ("swarm", "nginx"), ("compose-caddy", "caddy")])
+def test_each_platform_scrapes_the_app_and_its_proxy(platform, proxy):
+    """prometheus.yml leaves the app's and the proxy's jobs (and the probe of the proxy's
+    certificate) to the platform's targets file, which it loads from where all mount it."""
     import yaml
     main = yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text())
     assert main["scrape_config_files"] == ["/etc/prometheus-targets/*.yml"]
     targets = yaml.safe_load((ROOT / f"prometheus/targets/{platform}/targets.yml").read_text())
     jobs = [job["job_name"] for job in targets["scrape_configs"]]
-    assert sorted(jobs) == ["flask", "nginx"]
+    assert sorted(jobs) == sorted(["flask", proxy, "tls"])
+    tls = next(job for job in targets["scrape_configs"] if job["job_name"] == "tls")
+    assert tls["static_configs"][0]["targets"] == [f"{proxy}:8443"]
     assert not set(jobs) & {job["job_name"] for job in main["scrape_configs"]}
 
 
