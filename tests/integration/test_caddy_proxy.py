@@ -4,8 +4,6 @@ HSTS and the security headers, request ids, static files, the prefix and JSON er
 Caddy answers differently the README says so, and the test here says which."""
 
 import json
-import socket
-import ssl
 import subprocess
 import uuid
 
@@ -14,6 +12,12 @@ import requests
 from support.apps import DEMO
 from support.checks import assert_json_error
 from support.docker import ROOT, require_images
+from support.proxy_checks import (
+    assert_no_path_traversal_under_static,
+    assert_prefixed_links,
+    assert_security_headers,
+    assert_tls_1_1_refused,
+)
 from support.stack import compose_stack
 from support.waiting import wait_until
 
@@ -93,26 +97,15 @@ def test_http_redirects_to_https_on_the_public_port(stack):
 
 def test_security_headers_and_hsts(stack):
     for response in (https(stack, "/"), https(stack, "/nowhere")):
-        headers = response.headers
-        assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
-        assert headers["X-Content-Type-Options"] == "nosniff"
-        assert headers["X-Frame-Options"] == "DENY"
-        assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
-        assert "default-src 'self'" in headers["Content-Security-Policy"]
-        assert "Server" not in headers
-        assert "Alt-Svc" not in headers  # no HTTP/3: its UDP port is not published
+        assert_security_headers(response.headers)
+        assert "Server" not in response.headers
+        assert "Alt-Svc" not in response.headers  # no HTTP/3: its UDP port is not published
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # we ask for old TLS on purpose
 def test_tls_1_1_is_refused(stack):
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.maximum_version = ssl.TLSVersion.TLSv1_1
-    context.minimum_version = ssl.TLSVersion.TLSv1
     host, port = stack.url("caddy", 8443).split("//")[1].split(":")
-    with socket.create_connection((host, int(port)), timeout=5) as raw, pytest.raises(ssl.SSLError):
-        context.wrap_socket(raw).do_handshake()
+    assert_tls_1_1_refused(host, int(port))
 
 
 def test_big_body_is_a_json_413_that_never_reaches_the_app(stack):
@@ -144,10 +137,7 @@ def test_static_files_come_from_caddy_with_cache_headers(stack):
 
 
 def test_path_traversal_under_static_is_not_served(stack):
-    for path in ("/static/../__init__.py", "/static/%2e%2e/config.py", "/static/..%2f..%2fetc/passwd"):
-        response = https(stack, path)
-        assert response.status_code in (400, 404), path
-        assert "import" not in response.text and "root:" not in response.text
+    assert_no_path_traversal_under_static(lambda path: https(stack, path))
 
 
 def test_unknown_host_is_a_json_421(stack):
@@ -203,15 +193,5 @@ def prefixed(tmp_path_factory):
 
 
 def test_path_prefix_links_are_correct(prefixed):
-    base = prefixed.url("caddy", 8080)
-    page = requests.get(base + "/shop/", timeout=10)
-    assert page.status_code == 200
-    assert 'href="/shop/static/style.css"' in page.text and 'data-api="/shop/api/items"' in page.text
-    assert requests.get(base + "/shop/static/style.css", timeout=10).status_code == 200
-    item = requests.post(base + "/shop/api/items", json={"name": "tea", "price": 1}, timeout=10).json()
-    assert item["url"].startswith("http://127.0.0.1:") and f"/shop/api/items/{item['id']}" in item["url"]
-    assert requests.get(item["url"].replace(item["url"].split("/shop")[0], base), timeout=10).json()["id"] == item["id"]
-    redirect = requests.get(base + "/shop", allow_redirects=False, timeout=10)
-    assert redirect.status_code == 301 and redirect.headers["Location"].endswith("/shop/")
-    assert "Strict-Transport-Security" not in page.headers  # no HSTS over plain HTTP
-    assert_json_error(requests.get(base + "/api/hello", timeout=10), 404)  # outside the prefix
+    assert_prefixed_links(prefixed.url("caddy", 8080))
+    assert_json_error(requests.get(prefixed.url("caddy", 8080) + "/api/hello", timeout=10), 404)
