@@ -72,6 +72,7 @@ try:
     max_requests_jitter = env_int(_env, "GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10, low=0, high=10**9)
     _access_log = env_bool(_env, "GUNICORN_ACCESS_LOG", True)
     _metrics_port = _bind.metrics_port(_env)
+    _metrics_host = _bind.metrics_host(_env)
     _metrics_dir = _env.get("PROMETHEUS_MULTIPROC_DIR", "")
     if _metrics_dir and not os.path.isdir(_metrics_dir):
         raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR={_metrics_dir!r} is not a directory; "
@@ -124,8 +125,9 @@ def when_ready(server):
         from flaskobs import gunicorn_metrics
         queue_dir = _cfg.log_queue_dir if _cfg.logstash_host and "LOG_QUEUE_DIR" in _env else None
         from flaskobs.settings import deployment_labels
-        gunicorn_metrics.start(server, _metrics_port, log_queue_dir=queue_dir, labels=deployment_labels(_env))
-        server.log.info("metrics on :%d", _metrics_port)
+        gunicorn_metrics.start(server, _metrics_port, _metrics_host, log_queue_dir=queue_dir,
+                               labels=deployment_labels(_env))
+        server.log.info("metrics on %s:%d", _metrics_host, _metrics_port)
 
 
 def post_worker_init(worker):

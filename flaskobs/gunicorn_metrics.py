@@ -198,10 +198,10 @@ class _Labelled:
                 yield metric
 
 
-def start(arbiter, port: int, host: str = "0.0.0.0", log_queue_dir: str | None = None,  # nosec B104
+def start(arbiter, port: int, host: str, log_queue_dir: str | None = None,
           labels: dict[str, str] | None = None) -> None:
-    """Start the metrics server in the master (call from `when_ready`). All interfaces, as
-    Prometheus scrapes it from another container; the port is never published."""
+    """Start the metrics server in the master (call from `when_ready`) on host:port
+    (METRICS_HOST, METRICS_PORT: bind.py)."""
     registry = CollectorRegistry()
     collectors = [_LockedMultiProcessCollector(os.environ["PROMETHEUS_MULTIPROC_DIR"]),
                   GunicornCollector(arbiter, log_queue_dir)]

@@ -168,7 +168,7 @@ def test_every_documented_setting_reaches_the_app_container(tmp_path):
     app = compose_config(["proxy"], env_file)["services"]["app"]["environment"]
     for name in documented:
         assert app.get(name) == values[name], f"{name} does not reach the app (got {app.get(name)!r})"
-    fixed = {"METRICS_PORT": "9101", "PROMETHEUS_MULTIPROC_DIR": "/run/metrics",
+    fixed = {"METRICS_PORT": "9101", "METRICS_HOST": "0.0.0.0", "PROMETHEUS_MULTIPROC_DIR": "/run/metrics",
              "LOG_QUEUE_DIR": "/var/lib/app/log-queue", "GUNICORN_BIND": "unix:/srv/app-socket/gunicorn.sock"}
     assert set(tables["fixed"]) == set(fixed)
     env_file = write_test_env(tmp_path / "fixed", **{name: "/elsewhere" for name in fixed})

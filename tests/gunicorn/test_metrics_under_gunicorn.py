@@ -134,3 +134,19 @@ def test_replicas_label_their_metrics_and_logs(tmp_path):
         assert samples and all('node="node-a"' in line and 'replica="2"' in line for line in samples), samples[:5]
         lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
         assert lines and all((line["node"], line["replica"]) == ("node-a", "2") for line in lines), lines[:3]
+
+
+def test_metrics_host_chooses_the_address_metrics_listen_on(tmp_path):
+    """METRICS_HOST=127.0.0.1 (the systemd install's value): the master's metrics answer on that
+    address alone; another loopback address of this machine is refused. Control: the default
+    (0.0.0.0) answers on both."""
+    def answers(server: Gunicorn, address: str) -> bool:
+        try:
+            return requests.get(f"http://{address}:{server.metrics_port}/metrics", timeout=2).ok
+        except requests.ConnectionError:
+            return False
+    with Gunicorn(tmp_path / "loopback", GUNICORN_WORKERS=1, METRICS_HOST="127.0.0.1") as server:
+        assert answers(server, "127.0.0.1") and not answers(server, "127.0.0.2")
+        assert f"metrics on 127.0.0.1:{server.metrics_port}" in server.output()
+    with Gunicorn(tmp_path / "all", GUNICORN_WORKERS=1) as server:
+        assert answers(server, "127.0.0.1") and answers(server, "127.0.0.2")

@@ -24,6 +24,7 @@ def start(env: dict, cwd=ROOT / "tests") -> subprocess.CompletedProcess:
     ({"GUNICORN_WORKER_CLASS": "eventlet"},
      "GUNICORN_WORKER_CLASS='eventlet' is not allowed; allowed: sync, gthread, gevent"),
     ({"METRICS_PORT": "99999"}, "METRICS_PORT=99999 is out of range; allowed: 1..65535"),
+    ({"METRICS_HOST": "localhost"}, "METRICS_HOST='localhost' is not an IP address; examples: 127.0.0.1"),
     ({"GUNICORN_SHUTDOWN_DELAY": "soon"}, "GUNICORN_SHUTDOWN_DELAY='soon' is not a whole number; allowed: 0..60"),
     ({"METRICS_EXEMPLARS": "sometimes"}, "METRICS_EXEMPLARS='sometimes' is not a boolean"),
     ({"METRICS_PORT": "8000", "PORT": "8000"}, "METRICS_PORT=8000 equals PORT"),
