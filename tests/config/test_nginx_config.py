@@ -25,6 +25,9 @@ SETTINGS = [
     {"TLS": "off"},
     {"TLS": "on", "APP_URL_PREFIX": "/shop", "PUBLIC_HTTPS_PORT": "443"},
     {"TLS": "off", "APP_URL_PREFIX": "/a/b-c", "RATE_LIMIT": "600r/m"},
+    # A plain host's values (deploy/systemd/install.sh).
+    {"TLS": "on", "NGINX_HTTP_LISTEN": "80", "NGINX_HTTPS_LISTEN": "443", "NGINX_INTERNAL_LISTEN": "127.0.0.1:8081",
+     "NGINX_ACCESS_LOG": "/var/log/nginx/flaskobs-access.json", "PUBLIC_HTTPS_PORT": "443", "PUBLIC_HTTP_PORT": "80"},
 ]
 
 
@@ -56,6 +59,9 @@ def test_config_is_valid_in_the_upstream_image(env, certs):
     ({"PUBLIC_HTTPS_PORT": "https"}, "PUBLIC_HTTPS_PORT=https must be a port number (1-65535)"),
     ({"PUBLIC_HTTP_PORT": "70000"}, "PUBLIC_HTTP_PORT=70000 must be a port number (1-65535)"),
     ({"PUBLIC_HTTP_PORT": "0"}, "PUBLIC_HTTP_PORT=0 must be a port number (1-65535)"),
+    ({"NGINX_HTTP_LISTEN": "eighty"}, "NGINX_HTTP_LISTEN=eighty is not a port or address:port"),
+    ({"NGINX_INTERNAL_LISTEN": "localhost:8081"}, "NGINX_INTERNAL_LISTEN=localhost:8081 is not a port or address:port"),
+    ({"NGINX_ACCESS_LOG": "access.json"}, "NGINX_ACCESS_LOG=access.json is not an absolute path"),
 ])
 def test_bad_settings_are_named(env, message, certs):
     require_images("NGINX_IMAGE")

@@ -28,6 +28,18 @@ for port in PUBLIC_HTTPS_PORT PUBLIC_HTTP_PORT; do
   echo "$value" | grep -Eq '^[0-9]{1,5}$' && [ "$value" -ge 1 ] && [ "$value" -le 65535 ] \
     || fail "$port=$value must be a port number (1-65535)"
 done
+# Where Nginx listens: its container's ports (compose.yaml publishes them); a plain host
+# (deploy/systemd/install.sh) sets 80, 443 and 127.0.0.1:8081.
+: "${NGINX_HTTP_LISTEN:=8080}" "${NGINX_HTTPS_LISTEN:=8443}" "${NGINX_INTERNAL_LISTEN:=8081}"
+# The JSON access log: stdout in a container; a file on a plain host, where systemd's journal
+# socket cannot be opened by path.
+: "${NGINX_ACCESS_LOG:=/dev/stdout}"
+echo "$NGINX_ACCESS_LOG" | grep -Eq '^/[A-Za-z0-9._/-]+$' || fail "NGINX_ACCESS_LOG=$NGINX_ACCESS_LOG is not an absolute path"
+for listen in NGINX_HTTP_LISTEN NGINX_HTTPS_LISTEN NGINX_INTERNAL_LISTEN; do
+  eval "value=\$$listen"
+  echo "$value" | grep -Eq '^(([0-9]{1,3}\.){3}[0-9]{1,3}:|\[[0-9A-Fa-f:]+\]:)?[0-9]{1,5}$' \
+    || fail "$listen=$value is not a port or address:port; example: 8080 or 127.0.0.1:8081"
+done
 SERVER_NAME=${SERVER_NAME:-localhost 127.0.0.1}
 # The app: host:port, or unix:/path (Compose: the app's socket, so the app has no TCP port that
 # anyone but Nginx could reach). Its static files, when APP_STATIC_DIR is mounted at /srv/static,
@@ -75,12 +87,12 @@ case "$mode" in
     ;;
   *) fail "NGINX_ACCESS_LOG_FILE=$NGINX_ACCESS_LOG_FILE is not allowed; allowed: auto, on, off" ;;
 esac
-export APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NAME HTTPS_SUFFIX HTTP_SUFFIX \
+export NGINX_HTTP_LISTEN NGINX_HTTPS_LISTEN NGINX_INTERNAL_LISTEN NGINX_ACCESS_LOG APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NAME HTTPS_SUFFIX HTTP_SUFFIX \
   PUBLIC_HTTPS_PORT PUBLIC_HTTP_PORT ACCESS_LOG_FILE \
   STATIC_LOCATION CONTENT_SECURITY_POLICY
 
 # Only our variables are substituted; nginx's own $variables stay as they are.
-vars='${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${HTTP_SUFFIX} ${PUBLIC_HTTPS_PORT} ${PUBLIC_HTTP_PORT} ${ACCESS_LOG_FILE} ${STATIC_LOCATION} ${CONTENT_SECURITY_POLICY}'
+vars='${NGINX_HTTP_LISTEN} ${NGINX_HTTPS_LISTEN} ${NGINX_INTERNAL_LISTEN} ${NGINX_ACCESS_LOG} ${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${HTTP_SUFFIX} ${PUBLIC_HTTPS_PORT} ${PUBLIC_HTTP_PORT} ${ACCESS_LOG_FILE} ${STATIC_LOCATION} ${CONTENT_SECURITY_POLICY}'
 # The upstream's servers for the app (http.conf includes them), each listed twice and never
 # ejected (max_fails=0), so a retry after one closed connection reaches a live worker again;
 # only then does the JSON 502 server answer. A host name is resolved by Nginx (from 1.27.3),
