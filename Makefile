@@ -37,7 +37,7 @@ endif
 
 .PHONY: help init up down ps logs reload alerts silence preflight test test-unit test-config test-integration \
         lint bench clean images-airgap lock venv build-ca start test-e2e \
-        swarm-stack swarm-deploy swarm-update swarm-rm
+        swarm-stack swarm-deploy swarm-update swarm-rm install-systemd
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2} /^## /{printf "\n\033[33m%s\033[0m\n", substr($$0, 4)}' $(MAKEFILE_LIST)
@@ -99,6 +99,11 @@ silence: ## Hold back alert ALERT for FOR (default 2h): make silence ALERT=Flask
 
 logs: ## Follow the logs of every service (SERVICE=name for one)
 	@$(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS) logs -f --tail=100 $(SERVICE)
+
+## —— A plain host, no containers (README: "systemd: on a plain Linux host") ————————————
+install-systemd: ## As root: install APP_DIR (APP_MODULE) as a systemd service behind this host's Nginx
+	@$(if $(APP_DIR),APP_DIR="$(abspath $(APP_DIR))") $(if $(APP_MODULE),APP_MODULE="$(APP_MODULE)") \
+	  sh deploy/systemd/install.sh
 
 ## —— Docker Swarm (README: "Run on several machines") ————————————————————————
 SWARM_DIR := build/swarm

@@ -2,6 +2,7 @@
 profile, the Makefile refuses an unknown PROXY, and Caddy's entry point refuses bad settings by
 name and renders a Caddyfile that Caddy itself validates (in the image that runs it)."""
 
+import os
 import subprocess
 
 import pytest
@@ -41,7 +42,7 @@ def caddy_image():
     image = image_vars()["CADDY_IMAGE"]
     subprocess.run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={image_vars()['DEBIAN_IMAGE']}",
                     "-t", image, str(ROOT / "services/caddy")], check=True, capture_output=True,
-                   env={**__import__("os").environ, "DOCKER_BUILDKIT": "0"})
+                   env={**os.environ, "DOCKER_BUILDKIT": "0"})
     return image
 
 
