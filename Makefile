@@ -14,7 +14,7 @@ PROFILE_LIST := $(subst $(comma), ,$(PROFILE))
 ALL_PROFILES := app proxy metrics logs full
 # The proxy in front of the app: nginx (default) or caddy (compose/proxy-caddy.yaml); from the
 # command line, else from .env.
-PROXY ?= $(or $(shell sed -n 's/^PROXY=//p' .env 2>/dev/null | tail -n1),nginx)
+PROXY ?= $(or $(shell sed -n 's/^PROXY=\([^ \#]*\).*/\1/p' .env 2>/dev/null | tail -n1),nginx)
 ALL_PROXIES := nginx caddy
 ifneq ($(words $(PROXY))$(filter $(PROXY),$(ALL_PROXIES)),1$(PROXY))
 $(error PROXY=$(PROXY) is not allowed; allowed: nginx, caddy)

@@ -36,6 +36,18 @@ def test_an_unknown_proxy_stops_make_naming_the_allowed_values():
     assert good.returncode == 0 and "PROXY=caddy" in good.stdout
 
 
+def test_make_reads_proxy_from_env_file_as_compose_does(tmp_path):
+    """PROXY in .env, with an inline comment as compose's env files allow; a bad one is named."""
+    import shutil
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    (tmp_path / ".env").write_text("PROXY=caddy      # nginx | caddy\n")
+    out = subprocess.run(["make", "-s", "help"], cwd=tmp_path, capture_output=True, text=True)
+    assert "PROXY=caddy (one of" in out.stdout, out.stderr
+    (tmp_path / ".env").write_text("PROXY=traefik\n")
+    out = subprocess.run(["make", "-s", "help"], cwd=tmp_path, capture_output=True, text=True)
+    assert "PROXY=traefik is not allowed; allowed: nginx, caddy" in out.stderr
+
+
 @pytest.fixture(scope="module")
 def caddy_image():
     require_images("DEBIAN_IMAGE")
