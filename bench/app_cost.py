@@ -27,6 +27,17 @@ def main() -> None:
 
 
 def measure(mode: str, path: str, work: Path) -> float:
+    one, finish = prepare(mode, path, work)
+    one()
+    n = 1000
+    best = min(timeit.repeat(one, number=n, repeat=7)) / n * 1e6
+    finish()
+    return best
+
+
+def prepare(mode: str, path: str, work: Path):
+    """(one, finish): one request through the app as MODE sets it up; finish flushes and stops
+    what it started. bench.instructions counts the instructions of the same call."""
     from demo import create_app
     from gunicorn.config import Config
     from werkzeug.test import EnvironBuilder
@@ -73,13 +84,11 @@ def measure(mode: str, path: str, work: Path) -> float:
             Response.sent = len(body)
             access.access(Response, None, env, spent)
 
-    one()
-    n = 1000
-    best = min(timeit.repeat(one, number=n, repeat=7)) / n * 1e6
-    STDOUT.flush()  # into the pipe, before stdout is ours again
-    if sink:
-        sink.stop()
-    return best
+    def finish() -> None:
+        STDOUT.flush()  # into the pipe, before stdout is ours again
+        if sink:
+            sink.stop()
+    return one, finish
 
 
 if __name__ == "__main__":

@@ -48,6 +48,26 @@ def _chart(results: dict, path: Path) -> bool:
     return True
 
 
+def instruction_lines(counts: dict | None) -> list[str]:
+    """The steady figures: instructions per request in the worker (bench/instructions.py)."""
+    if not counts:
+        return []
+    lines = ["", "## Instructions per request (steady figures)", "",
+             "The same in-worker call as above, counted by valgrind's callgrind (`bench/instructions.py`): a",
+             "count does not move with the machine's load, so it judges a change of a few percent where",
+             "throughput rounds cannot. Each counted twice; \"repeat\" is the larger difference between the",
+             "two counts of one cell. \"kept\" is bare / this, the share of bare's throughput the in-worker",
+             "cost allows (Gunicorn's own parsing and loop come on top).", "",
+             "| endpoint | bare | + metrics, no exemplars | + metrics | + metrics + logs | kept, + metrics "
+             "| kept, + metrics + logs | repeat |", "|---|---|---|---|---|---|---|---|"]
+    for endpoint, c in counts.items():
+        m = {mode: min(runs) for mode, runs in c.items()}
+        repeat = max((max(runs) - min(runs)) / min(runs) for runs in c.values())
+        lines.append(f"| {endpoint} | {m['bare']:,} | {m['no-exemplars']:,} | {m['metrics']:,} | {m['full']:,} | "
+                     f"{m['bare'] / m['metrics']:.3f} | {m['bare'] / m['full']:.3f} | {100 * repeat:.2f}% |")
+    return lines
+
+
 def write_report(results: dict, docs: Path) -> None:
     docs.mkdir(exist_ok=True)
     charted = _chart(results, docs / "benchmarks.png")
@@ -66,16 +86,19 @@ def write_report(results: dict, docs: Path) -> None:
         "",
         "## Ratios",
         "",
-        "| ratio | measured | target | met |",
-        "|---|---|---|---|",
+        "| ratio | measured | rounds, lowest..highest | target | met |",
+        "|---|---|---|---|---|",
     ]
+    spreads = results.get("ratio_spreads", {})
     for key, value in results["ratios"].items():
         target, _, meaning = TARGETS[key]
         if value is None:
-            lines.append(f"| {meaning} | not measured | {target or '-'} | - |")
+            lines.append(f"| {meaning} | not measured | - | {target or '-'} | - |")
             continue
         met = "-" if target is None else ("yes" if value >= target else "**no**")
-        lines.append(f"| {meaning} | {value:.3f} | {'-' if target is None else f'>= {target:.2f}'} | {met} |")
+        low_high = f"{spreads[key][0]:.3f}..{spreads[key][1]:.3f}" if key in spreads else "-"
+        lines.append(f"| {meaning} | {value:.3f} | {low_high} | {'-' if target is None else f'>= {target:.2f}'} "
+                     f"| {met} |")
     lines += ["", "## Throughput", "", "| variant | median req/s | min | max |", "|---|---|---|---|"]
     for name, row in results["throughput"].items():
         lines.append(f"| {name} | {row['median']:.0f} | {row['min']:.0f} | {row['max']:.0f} |")
@@ -120,6 +143,7 @@ def write_report(results: dict, docs: Path) -> None:
                       "a steadier figure than the throughput ratio, whose rounds move by more than the 2% bound."]
         lines += ["", "Gunicorn itself (HTTP parsing, sockets, its worker loop) adds a few hundred microseconds",
                   "a request on top of these: see the CPU per request of Gunicorn's workers above."]
+    lines += instruction_lines(results.get("instructions"))
     sc = results["scrape"]
     lines += [
         "", "## Metrics scrapes", "",

@@ -373,6 +373,23 @@ def app_cost() -> dict:
     return {p: {m: min(runs[(p, m)]) for m in modes} for p in paths}
 
 
+def instructions() -> dict:
+    """Instructions per request inside the worker (bench.instructions, callgrind), each counted
+    twice to show they hold still; two at a time, since a count does not move with load."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bench.instructions import per_request
+    paths = {"hello": "/api/hello", "items": "/api/items?limit=20"}
+    modes = ("bare", "no-exemplars", "metrics", "full")
+    jobs = [(p, m) for p in paths for m in modes for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        counts = list(pool.map(lambda job: per_request(job[1], paths[job[0]], SUBPROCESS_ENV), jobs))
+    out = {p: {m: [] for m in modes} for p in paths}
+    for (p, m), n in zip(jobs, counts, strict=True):
+        out[p][m].append(n)
+    return out
+
+
 def memory_per_worker(workdir: Path) -> dict:
     server = ours(workdir, "memory")
     server.start()
@@ -399,37 +416,50 @@ def stack_start(workdir: Path) -> dict | None:
     return {"seconds": took, "grafana": with_grafana}
 
 
-def round_ratio(t: dict, a: str, b: str) -> float | None:
-    """Median of the per-round ratios of variant a to b: each pair was measured in the same round, so
-    a slow phase of the machine hits both sides of it. Round i of one is round i of the other; only
-    the exemplar pair has extra rounds (both of it). None when either was not measured."""
+def round_ratios(t: dict, a: str, b: str) -> list[float] | None:
+    """The per-round ratios of variant a to b: each pair was measured in the same round, so a slow
+    phase of the machine hits both sides of it. Round i of one is round i of the other; only the
+    exemplar pair has extra rounds (both of it). None when either was not measured."""
     if a not in t or b not in t:
         return None
     xs, ys = t[a]["samples"], t[b]["samples"]
     n = min(len(xs), len(ys))
-    return statistics.median(x / y for x, y in zip(xs[:n], ys[:n], strict=True))
+    return [x / y for x, y in zip(xs[:n], ys[:n], strict=True)]
+
+
+def round_ratio(t: dict, a: str, b: str) -> float | None:
+    """Median of the per-round ratios of a to b (round_ratios)."""
+    rounds = round_ratios(t, a, b)
+    return None if rounds is None else statistics.median(rounds)
+
+
+PAIRS = {
+    "hello_metrics_vs_bare": ("hello: + metrics", "hello: bare app"),
+    "hello_exemplars_on_vs_off": EXEMPLAR_PAIR,
+    "hello_full_vs_bare": ("hello: + metrics + logs", "hello: bare app"),
+    "items_full_vs_bare": ("items: + metrics + logs", "items: bare app"),
+    "hello_full_no_access_log_vs_bare": ("hello: + metrics + logs, no access log", "hello: bare app"),
+    "items_full_no_access_log_vs_bare": ("items: + metrics + logs, no access log", "items: bare app"),
+    "hello_ours_full_vs_exporter_documented": ("hello: + metrics + logs", "hello: exporter's documented setup"),
+    "hello_ours_metrics_vs_exporter_documented": ("hello: + metrics", "hello: exporter's documented setup"),
+    "hello_ours_full_vs_otel": ("hello: + metrics + logs", "hello: OpenTelemetry Flask + Prometheus"),
+    "uwsgi_vs_gunicorn_bare": ("hello: bare app on uWSGI", "hello: bare app"),
+    "gthread_vs_sync": ("hello: full, gthread 3x4", "hello: + metrics + logs"),
+    "through_nginx_vs_direct": ("hello: full gthread, through Nginx", "hello: full gthread, direct :8000"),
+    "items_through_nginx_vs_direct": ("items: full gthread, through Nginx", "items: full gthread, direct :8000"),
+    "exporter_documented_vs_bare": ("hello: exporter's documented setup", "hello: bare app"),
+    "otel_vs_bare": ("hello: OpenTelemetry Flask + Prometheus", "hello: bare app"),
+}
 
 
 def ratios(t: dict) -> dict:
-    def r(a, b):
-        return round_ratio(t, a, b)
-    return {
-        "hello_metrics_vs_bare": r("hello: + metrics", "hello: bare app"),
-        "hello_exemplars_on_vs_off": r(*EXEMPLAR_PAIR),
-        "hello_full_vs_bare": r("hello: + metrics + logs", "hello: bare app"),
-        "items_full_vs_bare": r("items: + metrics + logs", "items: bare app"),
-        "hello_full_no_access_log_vs_bare": r("hello: + metrics + logs, no access log", "hello: bare app"),
-        "items_full_no_access_log_vs_bare": r("items: + metrics + logs, no access log", "items: bare app"),
-        "hello_ours_full_vs_exporter_documented": r("hello: + metrics + logs", "hello: exporter's documented setup"),
-        "hello_ours_metrics_vs_exporter_documented": r("hello: + metrics", "hello: exporter's documented setup"),
-        "hello_ours_full_vs_otel": r("hello: + metrics + logs", "hello: OpenTelemetry Flask + Prometheus"),
-        "uwsgi_vs_gunicorn_bare": r("hello: bare app on uWSGI", "hello: bare app"),
-        "gthread_vs_sync": r("hello: full, gthread 3x4", "hello: + metrics + logs"),
-        "through_nginx_vs_direct": r("hello: full gthread, through Nginx", "hello: full gthread, direct :8000"),
-        "items_through_nginx_vs_direct": r("items: full gthread, through Nginx", "items: full gthread, direct :8000"),
-        "exporter_documented_vs_bare": r("hello: exporter's documented setup", "hello: bare app"),
-        "otel_vs_bare": r("hello: OpenTelemetry Flask + Prometheus", "hello: bare app"),
-    }
+    return {key: round_ratio(t, *pair) for key, pair in PAIRS.items()}
+
+
+def ratio_spreads(t: dict) -> dict:
+    """[lowest, highest] per-round ratio of each pair: how far one round can be from the median."""
+    spreads = {key: round_ratios(t, *pair) for key, pair in PAIRS.items()}
+    return {key: [min(r), max(r)] for key, r in spreads.items() if r}
 
 
 def waiting_ratios(t: dict) -> dict:
@@ -459,6 +489,7 @@ def main() -> int:
         results["throughput"], results["nginx_cpu_us_per_request"] = throughput(workdir, args.reps, args.seconds,
                                                                                 with_nginx)
         results["ratios"] = ratios(results["throughput"])
+        results["ratio_spreads"] = ratio_spreads(results["throughput"])
         print("bench: worker classes on a waiting endpoint...", flush=True)
         results["waiting"] = waiting(workdir, args.reps, args.seconds)
         results["ratios"].update(waiting_ratios(results["waiting"]))
@@ -470,6 +501,11 @@ def main() -> int:
         results["memory"] = memory_per_worker(workdir)
         print("bench: cost inside the worker...", flush=True)
         results["app_cost_us"] = app_cost()
+        if shutil.which("valgrind"):
+            print("bench: instructions per request (callgrind)...", flush=True)
+            results["instructions"] = instructions()
+        else:
+            print("bench: valgrind is missing (apt-get install valgrind): no instruction counts", flush=True)
         if not args.quick:
             print("bench: stack start-up...", flush=True)
             results["stack_start"] = stack_start(workdir)

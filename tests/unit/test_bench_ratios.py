@@ -1,9 +1,11 @@
 """bench/run.py's ratios: each the median of per-round ratios, round i of one variant against round i
-of the other, also when the exemplar pair has more rounds than the rest (a run crashed on that)."""
+of the other, also when the exemplar pair has more rounds than the rest (a run crashed on that);
+their spreads, and the instruction table of the report."""
 
 import pytest
 
-from bench.run import EXEMPLAR_PAIR, ratios, waiting_ratios
+from bench.report import instruction_lines
+from bench.run import EXEMPLAR_PAIR, ratio_spreads, ratios, waiting_ratios
 
 
 def row(*samples: float) -> dict:
@@ -24,3 +26,18 @@ def test_waiting_ratios_pair_the_rounds():
     t = {"sync": row(50, 60), "gthread 3x4": row(200, 240), "gevent": row(1000, 1200)}
     assert waiting_ratios(t) == {"waiting_gevent_vs_sync": pytest.approx(20.0),
                                  "waiting_gevent_vs_gthread": pytest.approx(5.0)}
+
+
+def test_spreads_are_the_lowest_and_highest_round_of_each_pair():
+    t = {"hello: + metrics": {"samples": [90.0, 99.0, 80.0]}, "hello: bare app": {"samples": [100.0, 100.0, 100.0]}}
+    spreads = ratio_spreads(t)
+    assert spreads["hello_metrics_vs_bare"] == [pytest.approx(0.8), pytest.approx(0.99)]
+    assert "items_full_vs_bare" not in spreads  # not measured: no spread
+
+
+def test_instruction_table_shows_kept_share_and_repeat():
+    counts = {"hello": {"bare": [1000, 1001], "no-exemplars": [1100, 1100], "metrics": [1110, 1110],
+                        "full": [1250, 1250]}}
+    row = next(line for line in instruction_lines(counts) if line.startswith("| hello"))
+    assert "| 1,000 |" in row and "| 0.901 |" in row and "| 0.800 |" in row and row.endswith("| 0.10% |")
+    assert instruction_lines(None) == []
