@@ -373,21 +373,30 @@ def app_cost() -> dict:
     return {p: {m: min(runs[(p, m)]) for m in modes} for p in paths}
 
 
+LAYOUT_PADS = (0, 64, 160, 320)
+
+
 def instructions() -> dict:
     """Instructions per request inside the worker (bench.instructions, callgrind), each counted
-    twice to show they hold still; two at a time, since a count does not move with load."""
+    twice to show they hold still; two at a time, since a count does not move with load. Then the
+    full variant of each endpoint with the environment padded (LAYOUT_PADS): how far the memory
+    layout alone moves a count, the resolution of a comparison between columns."""
     from concurrent.futures import ThreadPoolExecutor
 
     from bench.instructions import per_request
     paths = {"hello": "/api/hello", "items": "/api/items?limit=20"}
     modes = ("bare", "no-exemplars", "metrics", "full")
-    jobs = [(p, m) for p in paths for m in modes for _ in range(2)]
+    jobs = [(p, m, 0) for p in paths for m in modes for _ in range(2)]
+    jobs += [(p, "full", pad) for p in paths for pad in LAYOUT_PADS[1:]]
     with ThreadPoolExecutor(2) as pool:
-        counts = list(pool.map(lambda job: per_request(job[1], paths[job[0]], SUBPROCESS_ENV), jobs))
+        counts = list(pool.map(lambda job: per_request(job[1], paths[job[0]], SUBPROCESS_ENV, job[2]), jobs))
     out = {p: {m: [] for m in modes} for p in paths}
-    for (p, m), n in zip(jobs, counts, strict=True):
-        out[p][m].append(n)
-    return out
+    layout = {p: [] for p in paths}
+    for (p, m, pad), n in zip(jobs, counts, strict=True):
+        (out[p][m] if pad == 0 else layout[p]).append(n)
+    for p in paths:
+        layout[p].insert(0, out[p]["full"][0])
+    return {"counts": out, "layout_full": layout}
 
 
 def memory_per_worker(workdir: Path) -> dict:

@@ -38,6 +38,8 @@ def test_spreads_are_the_lowest_and_highest_round_of_each_pair():
 def test_instruction_table_shows_kept_share_and_repeat():
     counts = {"hello": {"bare": [1000, 1001], "no-exemplars": [1100, 1100], "metrics": [1110, 1110],
                         "full": [1250, 1250]}}
-    row = next(line for line in instruction_lines(counts) if line.startswith("| hello"))
+    lines = instruction_lines({"counts": counts, "layout_full": {"hello": [1250, 1275, 1250, 1260]}})
+    row = next(line for line in lines if line.startswith("| hello"))
     assert "| 1,000 |" in row and "| 0.901 |" in row and "| 0.800 |" in row and row.endswith("| 0.10% |")
+    assert "by 2.00% (hello)" in lines[-1]
     assert instruction_lines(None) == []
