@@ -26,6 +26,8 @@ ENV_FILES := --env-file compose/images.env $(if $(wildcard .airgap.env),--env-fi
 COMPOSE_FILES := -f compose/compose.yaml $(PROXY_FILE) $(if $(filter-out app,$(PROFILE_LIST)),,-f compose/publish-app.yaml)
 COMPOSE_BASE := docker compose -p $(PROJECT) --project-directory compose $(ENV_FILES)
 COMPOSE := $(COMPOSE_BASE) $(COMPOSE_FILES)
+# Every profile at once, for the commands that act on whatever runs (down, ps, logs, ...).
+COMPOSE_ALL := $(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS)
 # compose.yaml builds your APP_DIR with this checkout's app.Dockerfile, by absolute path.
 export FLASKOBS_DIR := $(CURDIR)
 PROFILE_FLAGS := $(foreach p,$(PROFILE_LIST),--profile $(p))
@@ -73,17 +75,17 @@ start: preflight build-ca
 	@bash scripts/print_urls.sh $(COMPOSE) $(PROFILE_FLAGS)
 
 down: ## Stop and remove the containers of every profile (volumes are kept)
-	@$(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS) down --remove-orphans
+	@$(COMPOSE_ALL) down --remove-orphans
 
 ps: ## Show the services and their health
-	@$(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS) ps
+	@$(COMPOSE_ALL) ps
 
 reload: ## Re-read the configuration of SERVICE (prometheus, nginx) without a restart
 	@case "$(SERVICE)" in prometheus|nginx) ;; *) echo "reload: SERVICE=$(SERVICE) is not allowed; allowed: prometheus, nginx" >&2; exit 2 ;; esac
-	@$(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS) kill -s HUP $(SERVICE)
+	@$(COMPOSE_ALL) kill -s HUP $(SERVICE)
 	@echo "reload: sent SIGHUP to $(SERVICE)"
 
-AMTOOL = $(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS) exec -T alertmanager \
+AMTOOL = $(COMPOSE_ALL) exec -T alertmanager \
 	amtool --alertmanager.url=http://127.0.0.1:9093
 alerts: ## List the alerts Alertmanager holds, and the silences
 	@$(AMTOOL) alert query --active --silenced --inhibited
@@ -98,7 +100,7 @@ silence: ## Hold back alert ALERT for FOR (default 2h): make silence ALERT=Flask
 	  --author="$${USER:-make}" --comment="make silence ALERT=$(ALERT) FOR=$(SILENCE_FOR)"
 
 logs: ## Follow the logs of every service (SERVICE=name for one)
-	@$(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS) logs -f --tail=100 $(SERVICE)
+	@$(COMPOSE_ALL) logs -f --tail=100 $(SERVICE)
 
 ## —— A plain host, no containers (README: "systemd: on a plain Linux host") ————————————
 install-systemd: ## As root: install APP_DIR (APP_MODULE) as a systemd service behind this host's Nginx
@@ -176,6 +178,6 @@ lock: ## Re-pin requirements.txt (flaskobs, its dependencies and gevent) from py
 	 rm -rf $$d build flaskobs.egg-info; echo "lock: wrote requirements.txt"
 
 clean: ## Remove containers and volumes of this project, and local caches (keeps .env)
-	@$(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS) down --volumes --remove-orphans || true
+	@$(COMPOSE_ALL) down --volumes --remove-orphans || true
 	@rm -rf .build build dist .pytest_cache .ruff_cache
 	@find . -name __pycache__ -prune -exec rm -rf {} +

@@ -14,13 +14,23 @@ from pathlib import Path
 
 from bench.stdout_pipe import stdout_to_pipe
 
+# The endpoints and modes measured (here and by bench.instructions).
+PATHS = {"hello": "/api/hello", "items": "/api/items?limit=20"}
+MODES = ("bare", "no-exemplars", "metrics", "full")
+
+
+def workdir() -> Path:
+    """A fresh folder, with the multiprocess metrics directory in it, as in the image."""
+    work = Path(tempfile.mkdtemp(prefix="flaskobs-appcost-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(work / "metrics")
+    (work / "metrics").mkdir()
+    return work
+
 
 def main() -> None:
     mode, path = sys.argv[1], sys.argv[2]
-    work = Path(tempfile.mkdtemp(prefix="flaskobs-appcost-"))
-    # Like the image: multiprocess metrics files, stdout a pipe that another process drains.
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(work / "metrics")
-    (work / "metrics").mkdir()
+    work = workdir()
+    # Like the image: stdout a pipe that another process drains.
     with stdout_to_pipe():
         best = measure(mode, path, work)
     print(f"{best:.2f}")

@@ -10,12 +10,9 @@ only by what they do, and bench.run measures the layout's own effect by padding 
 """
 
 import gc
-import os
 import re
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 from bench.stdout_pipe import stdout_to_pipe
 
@@ -24,10 +21,8 @@ CALLS = (50, 250)
 
 def main() -> None:
     mode, path, n = sys.argv[1].strip(), sys.argv[2].strip(), int(sys.argv[3])
-    from bench.app_cost import prepare
-    work = Path(tempfile.mkdtemp(prefix="flaskobs-instructions-"))
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(work / "metrics")
-    (work / "metrics").mkdir()
+    from bench.app_cost import prepare, workdir
+    work = workdir()
     with stdout_to_pipe():
         one, finish = prepare(mode, path, work)
         one()

@@ -364,8 +364,8 @@ def log_call(workdir: Path) -> dict:
 def app_cost() -> dict:
     """Microseconds of worker CPU per request, without server or network (bench.app_cost):
     the fastest of two runs of each, interleaved."""
-    paths = {"hello": "/api/hello", "items": "/api/items?limit=20"}
-    modes = ("bare", "no-exemplars", "metrics", "full")
+    from bench.app_cost import MODES as modes
+    from bench.app_cost import PATHS as paths
     runs = {(p, m): [] for p in paths for m in modes}
     for _ in range(2):
         for (p, m), out in runs.items():
@@ -383,9 +383,9 @@ def instructions() -> dict:
     layout alone moves a count, the resolution of a comparison between columns."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from bench.app_cost import MODES as modes
+    from bench.app_cost import PATHS as paths
     from bench.instructions import per_request
-    paths = {"hello": "/api/hello", "items": "/api/items?limit=20"}
-    modes = ("bare", "no-exemplars", "metrics", "full")
     jobs = [(p, m, 0) for p in paths for m in modes for _ in range(2)]
     jobs += [(p, "full", pad) for p in paths for pad in LAYOUT_PADS[1:]]
     with ThreadPoolExecutor(2) as pool:

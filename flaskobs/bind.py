@@ -1,7 +1,7 @@
-"""Where Gunicorn listens: GUNICORN_BIND (host:port or unix:/path), else 0.0.0.0:PORT; and the metrics
-port (METRICS_PORT), which Waitress's launcher uses too, and the address the Gunicorn master serves
-metrics on (METRICS_HOST). Shared by gunicorn_conf.py and the health
-check, which must agree; light on imports, since the health check runs every few seconds."""
+"""Where Gunicorn listens: GUNICORN_BIND (host:port or unix:/path), else 0.0.0.0:PORT; the metrics
+port (METRICS_PORT), which Waitress's launcher uses too; and the address the Gunicorn master serves
+metrics on (METRICS_HOST). Shared by gunicorn_conf.py and the health check, which must agree; light
+on imports, since the health check runs every few seconds."""
 
 from collections.abc import Mapping
 

@@ -2,11 +2,10 @@
 profile, the Makefile refuses an unknown PROXY, and Caddy's entry point refuses bad settings by
 name and renders a Caddyfile that Caddy itself validates (in the image that runs it)."""
 
-import os
 import subprocess
 
 import pytest
-from support.docker import ROOT, compose_config, image_vars, require_images, write_test_env
+from support.docker import ROOT, build_image, compose_config, image_vars, require_images, write_test_env
 
 CADDY = ("compose/proxy-caddy.yaml",)
 
@@ -52,9 +51,7 @@ def test_make_reads_proxy_from_env_file_as_compose_does(tmp_path):
 def caddy_image():
     require_images("DEBIAN_IMAGE")
     image = image_vars()["CADDY_IMAGE"]
-    subprocess.run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={image_vars()['DEBIAN_IMAGE']}",
-                    "-t", image, str(ROOT / "services/caddy")], check=True, capture_output=True,
-                   env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    build_image(image, ROOT / "services/caddy", BASE_IMAGE=image_vars()["DEBIAN_IMAGE"])
     return image
 
 

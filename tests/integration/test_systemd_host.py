@@ -4,7 +4,6 @@ README says, from a copy of this checkout, with pip pointed at a local wheelhous
 reachable from the container). Then requests go through Nginx, and the tests read what systemd,
 the journal, the metrics port and Nginx's access file show."""
 
-import os
 import re
 import shutil
 import subprocess
@@ -14,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from support.docker import ROOT, image_vars, require_images
+from support.docker import ROOT, build_image, image_vars, require_images
 from support.waiting import wait_until
 
 pytestmark = pytest.mark.stack("systemd")
@@ -22,7 +21,7 @@ IMAGE = "flaskobs-test/systemd-host:local"
 HERE = Path(__file__).parent
 
 
-def build_image() -> None:
+def build_host_image() -> None:
     with tempfile.TemporaryDirectory() as context:
         ctx = Path(context)
         shutil.copy(HERE / "systemd-host.Dockerfile", ctx / "Dockerfile")
@@ -31,10 +30,7 @@ def build_image() -> None:
         shutil.copy(ROOT / "app/requirements.txt", ctx / "app-requirements.txt")
         if (ROOT / ".build/ca.pem").exists():
             shutil.copy(ROOT / ".build/ca.pem", ctx / "ca.pem")
-        out = subprocess.run(["docker", "build", "-q", "--build-arg", f"PYTHON_IMAGE={image_vars()['PYTHON_IMAGE']}",
-                              "-t", IMAGE, str(ctx)], capture_output=True, text=True,
-                             env={**os.environ, "DOCKER_BUILDKIT": "0"})
-        assert out.returncode == 0, out.stdout + out.stderr
+        build_image(IMAGE, ctx, PYTHON_IMAGE=image_vars()["PYTHON_IMAGE"])
 
 
 class Host:
@@ -74,7 +70,7 @@ class Host:
 @pytest.fixture(scope="module")
 def host():
     require_images("PYTHON_IMAGE")
-    build_image()
+    build_host_image()
     name = f"flaskobs-test-systemd-{uuid.uuid4().hex[:8]}"
     subprocess.run(["docker", "run", "-d", "--name", name, "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
                     "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",

@@ -72,6 +72,17 @@ def require_images(*variables: str) -> None:
                     + " (run `make images-airgap`, or `docker load` it)")
 
 
+def build_image(tag: str, context: Path, **build_args: str) -> None:
+    """`docker build` with the classic builder, which resolves FROM against local images only (a
+    BuildKit build may ask a registry); fails the test with the build's output."""
+    cmd = ["docker", "build", "-q", "-t", tag]
+    for key, value in build_args.items():
+        cmd += ["--build-arg", f"{key}={value}"]
+    out = subprocess.run([*cmd, str(context)], capture_output=True, text=True,
+                         env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def tool_in_image(variable: str, tool: str, *args: str,
                   mounts: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run `tool` (promtool, amtool) from the image named by `variable`, offline, with host paths
