@@ -26,12 +26,12 @@ ENV_FILES := --env-file compose/images.env $(if $(wildcard .airgap.env),--env-fi
 COMPOSE_FILES := -f compose/compose.yaml $(PROXY_FILE) $(if $(filter-out app,$(PROFILE_LIST)),,-f compose/publish-app.yaml)
 COMPOSE_BASE := docker compose -p $(PROJECT) --project-directory compose $(ENV_FILES)
 COMPOSE := $(COMPOSE_BASE) $(COMPOSE_FILES)
-# Every profile at once, for the commands that act on whatever runs (down, ps, logs, ...).
-COMPOSE_ALL := $(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS)
 # compose.yaml builds your APP_DIR with this checkout's app.Dockerfile, by absolute path.
 export FLASKOBS_DIR := $(CURDIR)
 PROFILE_FLAGS := $(foreach p,$(PROFILE_LIST),--profile $(p))
 ALL_PROFILE_FLAGS := $(foreach p,$(ALL_PROFILES),--profile $(p))
+# Every profile at once, for the commands that act on whatever runs (down, ps, logs, ...).
+COMPOSE_ALL := $(COMPOSE_BASE) -f compose/compose.yaml $(PROXY_FILE) $(ALL_PROFILE_FLAGS)
 # Images built from local Debian images must not make BuildKit ask a registry.
 ifneq ($(wildcard .airgap.env),)
 export DOCKER_BUILDKIT := 0

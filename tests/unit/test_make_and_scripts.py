@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from support.docker import ROOT
 
 
@@ -62,3 +63,13 @@ def test_make_help_lists_every_public_target():
     for target in ("init", "up", "down", "ps", "logs", "test", "test-unit", "test-integration", "lint", "bench",
                    "clean", "images-airgap"):
         assert f" {target} " in out.replace("\x1b[0m", " ").replace("\x1b[36m", " "), target
+
+
+@pytest.mark.parametrize("target", ["down", "ps", "logs", "clean"])
+def test_commands_over_the_whole_stack_name_every_profile_and_the_proxy_file(target):
+    """COMPOSE_ALL once expanded before the profile flags existed: `make ps` saw no service."""
+    out = subprocess.run(["make", "-n", "-C", str(ROOT), target, "PROXY=caddy"], capture_output=True, text=True,
+                         check=True).stdout
+    line = next(line for line in out.splitlines() if "docker compose" in line)
+    assert all(f"--profile {p}" in line for p in ("app", "proxy", "metrics", "logs", "full")), line
+    assert "-f compose/compose.yaml -f compose/proxy-caddy.yaml" in line
