@@ -83,3 +83,36 @@ def _has_flaskobs(wsgi) -> bool:
     """Whether a Flask app with flaskobs sits somewhere inside these middleware layers."""
     app = inner_flask(wsgi)
     return app is not None and EXTENSION_KEY in app.extensions
+
+
+def check_module(spec: str) -> None:
+    """Catch a typo in APP_MODULE before any worker starts, without importing the app."""
+    import importlib.machinery
+    import re
+    import sys
+
+    if not re.fullmatch(r"[A-Za-z_][\w.]*(:.+)?", spec):
+        raise ConfigError(f"APP_MODULE={spec!r} is not module:variable or module:factory(); example: {EXAMPLE}")
+    top = spec.split(":", 1)[0].split(".")[0]
+    if importlib.machinery.PathFinder.find_spec(top, [os.getcwd(), *sys.path]) is None:
+        raise ConfigError(f"APP_MODULE={spec!r}: no module {top!r} in {os.getcwd()} or on the Python path "
+                          "(is APP_DIR the folder that holds it?)")
+
+
+def locate(spec: str):
+    """APP_MODULE as `flask --app` reads it (module:variable or module:factory()), from the current
+    folder, with flaskobs on it: for servers other than Gunicorn (Waitress, uWSGI). Raises ConfigError."""
+    import sys
+
+    from flask.cli import NoAppException, locate_app
+
+    if not spec:
+        raise ConfigError(f"APP_MODULE is not set; name the app to serve, for example {EXAMPLE}")
+    module, _, name = spec.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        app = locate_app(module, name or None)
+    except NoAppException as exc:
+        raise ConfigError(f"APP_MODULE={spec!r}: {exc}") from None
+    return observed(app, spec)

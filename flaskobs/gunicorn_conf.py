@@ -8,17 +8,16 @@ it), because prometheus_client picks its value class at import and preload would
 any hook could wipe it. A bad setting stops the master at once with a message naming it.
 """
 
-import importlib.machinery
 import importlib.util
 import logging
 import os
-import re
 import signal
 import sys
 import threading
 
 from flaskobs import bind as _bind
 from flaskobs import settings as _settings
+from flaskobs.app_loader import check_module
 from flaskobs.settings import ConfigError, env_bool, env_choice, env_int
 
 _env = os.environ
@@ -30,17 +29,6 @@ def _cpus() -> int:
         return len(os.sched_getaffinity(0))  # honours the container's cpuset
     except AttributeError:
         return os.cpu_count() or 1
-
-
-def _check_app_module(spec: str) -> None:
-    """Catch a typo in APP_MODULE before any worker starts, without importing the app."""
-    if not re.fullmatch(r"[A-Za-z_][\w.]*(:.+)?", spec):
-        raise ConfigError(f"APP_MODULE={spec!r} is not module:variable or module:factory(); "
-                          "example: APP_MODULE='myapp:create_app()'")
-    top = spec.split(":", 1)[0].split(".")[0]
-    if importlib.machinery.PathFinder.find_spec(top, [os.getcwd(), *sys.path]) is None:
-        raise ConfigError(f"APP_MODULE={spec!r}: no module {top!r} in {os.getcwd()} or on the Python path "
-                          "(is APP_DIR the folder that holds it?)")
 
 
 try:
@@ -83,7 +71,7 @@ try:
     forwarded_allow_ips = _cfg.forwarded_allow_ips  # Gunicorn's scheme headers: the extension's rule
     _app_module = _env.get("APP_MODULE", "").strip()
     if _app_module:
-        _check_app_module(_app_module)
+        check_module(_app_module)
 except ConfigError as exc:
     sys.stderr.write(f"configuration error: {exc}\n")
     sys.exit(2)

@@ -138,19 +138,22 @@ def cgroup_memory(root: str = "/sys/fs/cgroup") -> tuple[int | None, int | None]
     return working_set, bound
 
 
-class GunicornCollector:
-    def __init__(self, arbiter, log_queue_dir: str | None):
-        self.arbiter = arbiter
+class WorkerCollector:
+    """The server's workers: `live()` their pids, `configured()` how many it keeps, `exits` counts
+    by reason. Gunicorn's arbiter here; uWSGI's from /proc (uwsgi_metrics.py)."""
+
+    def __init__(self, live, configured, exits: dict, log_queue_dir: str | None):
+        self.live, self.configured, self.exits = live, configured, exits
         self.log_queue_dir = log_queue_dir
 
     def collect(self):
-        workers = dict(self.arbiter.WORKERS)
+        workers = self.live()
         yield GaugeMetricFamily("gunicorn_workers", "Live Gunicorn worker processes", value=len(workers))
         yield GaugeMetricFamily("gunicorn_workers_configured", "Workers Gunicorn keeps running",
-                                value=self.arbiter.num_workers)
+                                value=self.configured())
         exits = CounterMetricFamily("gunicorn_worker_exits", "Workers that exited, by reason", labels=["reason"])
         for reason in EXIT_REASONS:
-            exits.add_metric([reason], _exits[reason])
+            exits.add_metric([reason], self.exits[reason])
         yield exits
         memory = GaugeMetricFamily("gunicorn_worker_resident_memory_bytes", "Resident memory per worker",
                                    labels=["pid"])
@@ -204,7 +207,7 @@ def start(arbiter, port: int, host: str, log_queue_dir: str | None = None,
     (METRICS_HOST, METRICS_PORT: bind.py)."""
     registry = CollectorRegistry()
     collectors = [_LockedMultiProcessCollector(os.environ["PROMETHEUS_MULTIPROC_DIR"]),
-                  GunicornCollector(arbiter, log_queue_dir)]
+                  WorkerCollector(lambda: set(arbiter.WORKERS), lambda: arbiter.num_workers, _exits, log_queue_dir)]
     registry.register(_Labelled(collectors, labels or {}))
     start_http_server(port, host, registry=registry)
 

@@ -78,9 +78,41 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         sys.stderr.write(f"configuration error: {exc}\n")
         sys.exit(2)
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:flaskobs.gunicorn_conf", *argv]
-    # Replaced by Gunicorn, which becomes the container's PID 1; no shell, fixed arguments.
-    os.execve(sys.executable, command, env)  # noqa: S606  # nosec B606
+    from .settings import env_choice
+    try:
+        server = env_choice(env, "APP_SERVER", "gunicorn", APP_SERVERS)
+        if server == "uwsgi":
+            executable, command = uwsgi_command(env, argv)
+        else:
+            executable, command = sys.executable, [sys.executable, "-m", "gunicorn", "-c",
+                                                   "python:flaskobs.gunicorn_conf", *argv]
+    except ConfigError as exc:
+        sys.stderr.write(f"configuration error: {exc}\n")
+        sys.exit(2)
+    # Replaced by the server, which becomes the container's PID 1; no shell, fixed arguments.
+    os.execve(executable, command, env)  # noqa: S606  # nosec B606
+
+
+APP_SERVERS = ("gunicorn", "uwsgi")
+
+
+def uwsgi_command(env, argv: list[str]) -> tuple[str, list[str]]:
+    """uWSGI's binary (beside this Python, from `pip install 'flaskobs[uwsgi]'`) and command."""
+    from .settings import ConfigError
+    from .uwsgi_conf import command
+    uwsgi = os.path.join(os.path.dirname(sys.executable), "uwsgi")
+    if not os.access(uwsgi, os.X_OK):
+        raise ConfigError(f"APP_SERVER=uwsgi needs uWSGI, which is not installed beside {sys.executable}: "
+                          "pip install 'flaskobs[uwsgi]' (it compiles: a C compiler and Python's headers)")
+    # uWSGI sends its processes' stdout through its log encoder (uwsgi_conf.py), which would wrap
+    # the app's JSON lines in its own; the workers write them to this copy of stdout instead.
+    copy = os.dup(1)
+    os.set_inheritable(copy, True)  # uWSGI keeps inherited descriptors open for its workers
+    env[STDOUT_FD_VAR] = str(copy)
+    return uwsgi, [*command(env, uwsgi), *argv]
+
+
+STDOUT_FD_VAR = "FLASKOBS_STDOUT_FD"
 
 
 if __name__ == "__main__":

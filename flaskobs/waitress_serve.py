@@ -15,85 +15,14 @@ import os
 import signal
 import sys
 import threading
-from time import perf_counter
 
 from . import bind
-from .access_line import access_line, fixed_tail
-from .app_loader import inner_flask, observed
+from .access_line import fixed_tail
+from .app_loader import inner_flask, locate
 from .settings import ConfigError, env_bool, env_int
+from .wsgi_access import AccessLog, access_logger
 
 DEFAULT_LISTEN = "127.0.0.1:8000"  # a developer's machine; a container or a host behind a proxy sets it
-
-
-class AccessLog:
-    """WSGI middleware: one JSON access line per request, when its body is done (or the client left)."""
-
-    def __init__(self, app, log: logging.Logger, tail: str):
-        self.app, self.log, self.tail = app, log, tail
-
-    def __call__(self, environ, start_response):
-        started, seen = perf_counter(), {}
-
-        def start(status, headers, exc_info=None):
-            seen["status"], seen["headers"] = status, headers
-            return start_response(status, headers, exc_info)
-
-        body = self.app(environ, start)
-        return _Body(body, lambda sent: self._write(environ, seen, sent, perf_counter() - started))
-
-    def _write(self, environ, seen: dict, sent: int, seconds: float) -> None:
-        status = str(seen.get("status", ""))[:3]
-        request_id = next((v for k, v in seen.get("headers", ()) if k.lower() == "x-request-id"),
-                          environ.get("HTTP_X_REQUEST_ID"))
-        line = access_line(environ, status=int(status) if status.isdigit() else None, sent=sent,
-                           request_id=request_id, seconds=seconds, tail=self.tail)
-        self.log.info(line, extra={"_json_line": line})
-
-
-class _Body:
-    """The app's response body, passed through, counting bytes; `done(sent)` once, on close."""
-
-    def __init__(self, body, done):
-        self.body, self.done, self.sent = body, done, 0
-
-    def __iter__(self):
-        for chunk in self.body:
-            self.sent += len(chunk)
-            yield chunk
-
-    def close(self):
-        try:
-            if hasattr(self.body, "close"):
-                self.body.close()
-        finally:
-            self.done(self.sent)
-
-
-def _access_logger(formatter) -> logging.Logger:
-    """The logger Gunicorn's access lines use, so dashboards and LOG_SHIP_ACCESS work alike: stdout,
-    plus the shipper when logs.install put it there; never the root logger's handlers too."""
-    access = logging.getLogger("gunicorn.access")
-    access.propagate = False
-    access.setLevel(logging.INFO)
-    stdout = logging.StreamHandler(sys.stdout)
-    stdout.setFormatter(formatter)
-    access.addHandler(stdout)
-    return access
-
-
-def load_app(spec: str):
-    """APP_MODULE as `flask --app` reads it (module:variable or module:factory()), from the current folder."""
-    from flask.cli import NoAppException, locate_app
-
-    if not spec:
-        raise ConfigError("APP_MODULE is not set; name the app to serve, for example APP_MODULE='myapp:create_app()'")
-    module, _, name = spec.partition(":")
-    sys.path.insert(0, os.getcwd())
-    try:
-        app = locate_app(module, name or None)
-    except NoAppException as exc:
-        raise ConfigError(f"APP_MODULE={spec!r}: {exc}") from None
-    return observed(app, spec)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -114,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
             Adjustments(listen=listen)
         except ValueError as exc:
             raise ConfigError(f"WAITRESS_LISTEN={listen!r}: {exc}; example: 127.0.0.1:8000 or 0.0.0.0:8000") from None
-        app = load_app(env.get("APP_MODULE", "").strip())
+        app = locate(env.get("APP_MODULE", "").strip())
     except (ConfigError, ValueError) as exc:
         sys.stderr.write(f"configuration error: {exc}\n")
         sys.exit(2)
@@ -133,7 +62,7 @@ def serve(app, listen: str, threads: int, metrics_port: int, access_log: bool) -
         raise ConfigError("APP_MODULE is not a Flask app with flaskobs.init_app; flaskobs-waitress serves those only")
     found = state(flask_app)
     static = identity(os.environ)
-    access = _access_logger(JsonFormatter(static))
+    access = access_logger(JsonFormatter(static))
     wrapped = AccessLog(app, access, fixed_tail(static)) if access_log else app
     if found.metrics is not None:
         from prometheus_client import start_http_server

@@ -8,9 +8,11 @@ import threading
 import time
 import uuid
 
+import pytest
 import requests
 from support.gunicorn import Gunicorn, free_port
 from support.sink import JsonLinesSink
+from support.uwsgi import servers
 from support.waiting import wait_until
 
 from flaskobs import queue_backlog
@@ -46,13 +48,14 @@ def queued_on_disk(directory) -> int:
     return sum(queue_backlog.backlog_of(p) for p in glob.glob(os.path.join(directory, "slot-*.db")))
 
 
-def test_outage_and_app_restart_lose_nothing(tmp_path):
+@pytest.mark.parametrize("Server", servers())
+def test_outage_and_app_restart_lose_nothing(Server, tmp_path):
     port = free_port()  # nothing listens yet: Logstash is down
     env = {"LOGSTASH_HOST": "127.0.0.1", "LOGSTASH_PORT": port, "GUNICORN_WORKERS": 3, "GUNICORN_GRACEFUL_TIMEOUT": 10,
            "LOG_SHIP_ACCESS": "true"}
     ids = [f"ship-{uuid.uuid4().hex}" for _ in range(60)]
 
-    server = Gunicorn(tmp_path, **env).start()
+    server = Server(tmp_path, **env).start()
     post_items(server, ids)
     # Graceful stop while Logstash refuses: workers persist their queue and leave promptly.
     took = server.stop()
@@ -62,7 +65,7 @@ def test_outage_and_app_restart_lose_nothing(tmp_path):
     sink = JsonLinesSink(port).start()
     try:
         # A new app process (a container restart) picks the queue up from disk and delivers it.
-        with Gunicorn(tmp_path, **env):
+        with Server(tmp_path, **env):
             wait_until(lambda: set(delivered(sink, set(ids))) >= expected(ids), 30, "every event at the sink")
             # Delivered and confirmed: nothing is left to send (twice, or at all).
             wait_until(lambda: queued_on_disk(tmp_path / "log-queue") == 0, 10, "an empty queue")
@@ -104,12 +107,13 @@ def test_flapping_receiver_loses_nothing(tmp_path):
     assert flaps >= 3 and sink.connections >= 2
 
 
-def test_a_worker_killed_right_after_answering_loses_nothing_it_logged(tmp_path):
+@pytest.mark.parametrize("Server", servers())
+def test_a_worker_killed_right_after_answering_loses_nothing_it_logged(Server, tmp_path):
     """The response is the acknowledgement: what the request logged was on disk before it was sent.
     Found by an adversarial run: the 'item created' line waited in memory and died with its worker."""
     port = free_port()  # Logstash is down throughout the kills
     ids = [f"kill-{uuid.uuid4().hex}" for _ in range(8)]
-    with Gunicorn(tmp_path, LOGSTASH_HOST="127.0.0.1", LOGSTASH_PORT=port, GUNICORN_WORKERS=2) as server:
+    with Server(tmp_path, LOGSTASH_HOST="127.0.0.1", LOGSTASH_PORT=port, GUNICORN_WORKERS=2) as server:
         for request_id in ids:
             workers = server.workers()
             response = requests.post(server.url + "/items", headers={"X-Request-ID": request_id}, timeout=10)

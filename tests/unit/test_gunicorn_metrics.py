@@ -92,9 +92,10 @@ def test_a_scrape_imports_nothing(tmp_path, monkeypatch):
         import os, sys, types
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = {str(tmp_path)!r}
         from flaskobs import gunicorn_metrics
-        arbiter = types.SimpleNamespace(WORKERS={{os.getpid(): None}}, num_workers=1)
+        exits = dict.fromkeys(gunicorn_metrics.EXIT_REASONS, 0)
+        collector = gunicorn_metrics.WorkerCollector(lambda: {{os.getpid()}}, lambda: 1, exits, {str(tmp_path)!r})
         before = set(sys.modules)
-        list(gunicorn_metrics.GunicornCollector(arbiter, {str(tmp_path)!r}).collect())
+        list(collector.collect())
         print(sorted(set(sys.modules) - before))
     """)
     out = sp.run([system.executable, "-c", code], capture_output=True, text=True, check=True,

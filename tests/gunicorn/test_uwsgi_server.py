@@ -1,0 +1,124 @@
+"""APP_SERVER=uwsgi: real uWSGI masters and workers started by flaskobs-serve, on loopback.
+
+What the Gunicorn tests prove under both servers (exact counts across recycling and SIGKILL,
+bounded metric files under churn, lossless shipping across an outage and a restart, replica labels)
+runs there, parametrized (support.uwsgi.servers). Here: what is uWSGI's own: its settings, its
+lines in JSON, the uwsgi protocol Nginx speaks, and a graceful stop."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+
+import pytest
+import requests
+from support.gunicorn import TESTS, free_port, stop_while_waiting
+from support.uwsgi import Uwsgi
+from support.waiting import wait_until
+
+from flaskobs.healthcheck import uwsgi_packet
+
+pytestmark = pytest.mark.skipif(not os.access(os.path.join(os.path.dirname(sys.executable), "uwsgi"), os.X_OK),
+                                reason="uWSGI is not installed beside this Python (requirements-dev.txt pins it)")
+
+
+def serve(tmp_path, **env) -> subprocess.CompletedProcess:
+    """flaskobs-serve run to its end (a bad setting stops it): exit code and output."""
+    server = Uwsgi(tmp_path, **env)
+    return subprocess.run(server.command, cwd=server.cwd, env=server.env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"APP_SERVER": "waitress"}, "APP_SERVER='waitress' is not allowed; allowed: gunicorn, uwsgi"),
+    ({"APP_PROTOCOL": "fastcgi"}, "APP_PROTOCOL='fastcgi' is not allowed; allowed: uwsgi, http"),
+    ({"UWSGI_WORKERS": "0"}, "UWSGI_WORKERS"),
+    ({"UWSGI_HARAKIRI": "soon"}, "UWSGI_HARAKIRI"),
+    ({"APP_MODULE": "nosuchmodule:app"}, "APP_MODULE='nosuchmodule:app': no module 'nosuchmodule'"),
+])
+def test_a_bad_setting_stops_start_naming_it(tmp_path, env, message):
+    done = serve(tmp_path, **env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"configuration error: {message}" in done.stderr
+
+
+def test_an_unknown_uwsgi_variable_stops_start_naming_it(tmp_path):
+    """uWSGI reads UWSGI_X as its option --x; --strict refuses one it does not know (a typo)."""
+    done = serve(tmp_path, UWSGI_WORKRES="3")
+    assert done.returncode != 0
+    assert "unknown config directive: workres" in done.stdout + done.stderr
+
+
+def test_an_app_that_fails_to_load_stops_uwsgi_instead_of_respawning(tmp_path):
+    done = serve(tmp_path, SECRET_KEY="short")  # noqa: S106  # a weak key on purpose
+    assert done.returncode == 22, done.stdout[-2000:]
+    assert "configuration error: SECRET_KEY is too weak" in done.stdout
+    assert done.stdout.count("configuration error") <= 3 * 3  # each of 3 workers once, no respawn loop
+
+
+def test_every_line_is_json_and_carries_the_request_id(tmp_path):
+    with Uwsgi(tmp_path, GUNICORN_WORKERS=2) as server:
+        ids = [f"uw-{uuid.uuid4().hex}" for _ in range(5)]
+        for request_id in ids:
+            response = requests.post(server.url + "/items", headers={"X-Request-ID": request_id}, timeout=10)
+            assert response.status_code == 201
+        assert requests.post(server.url + "/items", data="{", headers={"Content-Type": "application/json"},
+                             timeout=10).status_code in (201, 400)
+
+        def lines() -> list[dict]:
+            return [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+        wait_until(lambda: {(line.get("request_id"), line["logger"]) for line in lines()}
+                   >= {(i, logger) for i in ids for logger in ("tinyapp", "gunicorn.access")}, 5,
+                   "an app line and an access line per request")
+    other = [line for line in server.output().splitlines() if line and not line.startswith("{")]
+    # uWSGI prints these two while it parses its options, before its log encoder exists.
+    assert all(line.startswith("[log-encoder] registered") for line in other), other[:5]
+    found = lines()
+    assert not any('"message":"{' in json.dumps(line) for line in found), "an app line wrapped in uWSGI's"
+    own = [line for line in found if line["logger"] == "uwsgi"]
+    assert own and all(line["service"] and line["@timestamp"] for line in own)
+    assert any("spawned uWSGI worker" in line["message"] for line in own)
+    access = [line for line in found if line["logger"] == "gunicorn.access" and line["request_id"] == ids[0]]
+    assert len(access) == 1 and access[0]["status"] == 201 and access[0]["endpoint"] == "/items"
+    assert not [line for line in found if line["logger"] == "uwsgi" and "POST /items" in line["message"]]
+
+
+def test_a_graceful_stop_finishes_requests_in_flight(tmp_path):
+    server = Uwsgi(tmp_path, GUNICORN_WORKERS=4, GUNICORN_GRACEFUL_TIMEOUT=10).start()
+    took, statuses = stop_while_waiting(server, 4, 1.0)
+    assert statuses == [200] * 4
+    assert took < 10, f"stop took {took:.1f} s"
+    assert server.proc.returncode == 0
+
+
+def test_the_uwsgi_protocol_answers_and_the_healthcheck_speaks_it(tmp_path):
+    socket_path = tmp_path / "app.sock"
+    env = {"GUNICORN_BIND": f"unix:{socket_path}", "APP_PROTOCOL": "uwsgi", "APP_SERVER": "uwsgi"}
+    server = Uwsgi(tmp_path, GUNICORN_WORKERS=1)
+    server.env.update(env)
+    server.socket_path, server.port = None, free_port()  # answering is checked below, not over HTTP
+    server.ready_path = None
+    server.workdir.mkdir(parents=True, exist_ok=True)
+    server._log = open(server.log_path, "ab")  # closed by stop()
+    server.proc = subprocess.Popen(server.command, cwd=server.cwd, env=server.env, stdout=server._log,
+                                   stderr=subprocess.STDOUT)
+    try:
+        check = [sys.executable, "-m", "flaskobs.healthcheck"]
+        wait_until(lambda: subprocess.run(check, env=server.env, cwd=TESTS, capture_output=True).returncode == 0,
+                   30, "the health check to pass over the uwsgi protocol")
+        import socket
+        with socket.socket(socket.AF_UNIX) as raw:
+            raw.connect(str(socket_path))
+            raw.sendall(uwsgi_packet({"REQUEST_METHOD": "GET", "PATH_INFO": "/hello", "QUERY_STRING": "",
+                                      "SERVER_NAME": "x", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+                                      "HTTP_X_REQUEST_ID": "uwsgi-proto-1"}))
+            answer = b""
+            while chunk := raw.recv(4096):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200") and b"uwsgi-proto-1" in answer
+        # Negative control: the same health check asking in HTTP gets no HTTP answer from this socket.
+        http = subprocess.run(check, env={**server.env, "APP_SERVER": "gunicorn"}, cwd=TESTS, capture_output=True)
+        assert http.returncode != 0
+    finally:
+        server.stop(signal.SIGINT)

@@ -1,0 +1,61 @@
+"""Run an app under real uWSGI on loopback, as the image does with APP_SERVER=uwsgi: `flaskobs-serve`,
+speaking HTTP (APP_PROTOCOL=http) so the tests' clients reach it as they reach Gunicorn.
+
+The Gunicorn tests' settings carry over by name (GUNICORN_WORKERS -> UWSGI_WORKERS, ...), so one
+test body proves a guarantee under both servers."""
+
+import signal
+from pathlib import Path
+
+from .gunicorn import Gunicorn, child_pids
+from .waiting import wait_until
+
+SAME_MEANING = {"GUNICORN_WORKERS": "UWSGI_WORKERS", "GUNICORN_MAX_REQUESTS": "UWSGI_MAX_REQUESTS",
+                "GUNICORN_GRACEFUL_TIMEOUT": "UWSGI_WORKER_RELOAD_MERCY", "GUNICORN_TIMEOUT": "UWSGI_HARAKIRI",
+                "GUNICORN_ACCESS_LOG": "ACCESS_LOG"}
+# uWSGI spreads recycling by max // (10 x workers) per worker: none at the tests' small maximums.
+NO_MEANING = ("GUNICORN_MAX_REQUESTS_JITTER",)
+
+
+class Uwsgi(Gunicorn):
+    """One uWSGI master with its workers and its metrics server, started by flaskobs-serve."""
+
+    server_name = "uwsgi"
+
+    def __init__(self, workdir: Path, app_module: str = "support.tinyapp:create_app()", **env):
+        for name in NO_MEANING:
+            env.pop(name, None)
+        super().__init__(workdir, app_module, **{"APP_SERVER": "uwsgi", "APP_PROTOCOL": "http", **env})
+        for gunicorn, uwsgi in SAME_MEANING.items():
+            if gunicorn in self.env and uwsgi not in env:  # a test's own UWSGI_ value wins
+                self.env[uwsgi] = self.env[gunicorn]
+
+    def loaded(self) -> bool:
+        """Every live worker has loaded the app (uWSGI's "WSGI app 0 ... ready ... pid: N" line)."""
+        text = self.output()
+        return all(f"pid: {pid} (default app)" in text for pid in self.workers())
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> float:
+        # uWSGI 2.0 race (README, "uWSGI instead of Gunicorn"): a graceful stop that reaches a worker
+        # still loading the app after a respawn can leave the master waiting for it until the
+        # orchestrator's SIGKILL. The tests stop a settled server; test_uwsgi_server.py shows the bound.
+        if self.proc and self.proc.poll() is None and sig == signal.SIGTERM:
+            wait_until(self.loaded, 20, "every uWSGI worker to have loaded the app", 0.1)
+        return super().stop(sig, timeout)
+
+    def workers(self) -> set[int]:
+        """The master's children but its metrics server."""
+        found = set()
+        for pid in child_pids(self.proc.pid):
+            try:
+                if b"uwsgi_metrics" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.add(pid)
+            except OSError:
+                continue
+        return found
+
+
+def servers():
+    """Both supported servers, for a test that proves one guarantee under each."""
+    import pytest
+    return [pytest.param(Gunicorn, id="gunicorn"), pytest.param(Uwsgi, id="uwsgi")]
