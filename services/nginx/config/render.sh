@@ -47,6 +47,17 @@ SERVER_NAME=${SERVER_NAME:-localhost 127.0.0.1}
 APP_UPSTREAM=${APP_UPSTREAM:-app:8000}
 echo "$APP_UPSTREAM" | grep -Eq '^([A-Za-z0-9._-]+:[0-9]{1,5}|unix:/[A-Za-z0-9._/-]+)$' \
   || fail "APP_UPSTREAM=$APP_UPSTREAM is not host:port or unix:/path"
+# What the app speaks: http (Gunicorn, proxy_pass) or uwsgi (APP_SERVER=uwsgi, uwsgi_pass; whoever
+# reaches its socket sets every WSGI variable, so it must be Nginx's alone: a Unix socket).
+APP_PROTOCOL=${APP_PROTOCOL:-http}
+case "$APP_PROTOCOL" in
+  http) APP_PASS="proxy_pass http://flask_app/;"; APP_PASS_AGAIN="proxy_pass http://flask_app;"; app_proxy=app-proxy.conf ;;
+  uwsgi)
+    APP_PASS="uwsgi_pass flask_app;"; APP_PASS_AGAIN="uwsgi_pass flask_app;"; app_proxy=app-uwsgi.conf
+    # proxy_pass's URI strips the prefix; uwsgi_pass has none, so the location rewrites.
+    [ -z "$APP_URL_PREFIX" ] || APP_PASS="rewrite ^$APP_URL_PREFIX/(.*)\$ /\$1 break; $APP_PASS" ;;
+  *) fail "APP_PROTOCOL=$APP_PROTOCOL is not allowed; allowed: http, uwsgi" ;;
+esac
 # A host name (Swarm: tasks.app, one address per replica) is resolved again by Nginx itself
 # every APP_RESOLVE_INTERVAL seconds (upstream `server ... resolve`), so replicas that come and
 # go are followed without a reload, which would close idle client keep-alive connections.
@@ -89,10 +100,10 @@ case "$mode" in
 esac
 export NGINX_HTTP_LISTEN NGINX_HTTPS_LISTEN NGINX_INTERNAL_LISTEN NGINX_ACCESS_LOG APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NAME HTTPS_SUFFIX HTTP_SUFFIX \
   PUBLIC_HTTPS_PORT PUBLIC_HTTP_PORT ACCESS_LOG_FILE \
-  STATIC_LOCATION CONTENT_SECURITY_POLICY
+  STATIC_LOCATION CONTENT_SECURITY_POLICY APP_PASS APP_PASS_AGAIN
 
 # Only our variables are substituted; nginx's own $variables stay as they are.
-vars='${NGINX_HTTP_LISTEN} ${NGINX_HTTPS_LISTEN} ${NGINX_INTERNAL_LISTEN} ${NGINX_ACCESS_LOG} ${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${HTTP_SUFFIX} ${PUBLIC_HTTPS_PORT} ${PUBLIC_HTTP_PORT} ${ACCESS_LOG_FILE} ${STATIC_LOCATION} ${CONTENT_SECURITY_POLICY}'
+vars='${NGINX_HTTP_LISTEN} ${NGINX_HTTPS_LISTEN} ${NGINX_INTERNAL_LISTEN} ${NGINX_ACCESS_LOG} ${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${HTTP_SUFFIX} ${PUBLIC_HTTPS_PORT} ${PUBLIC_HTTP_PORT} ${ACCESS_LOG_FILE} ${STATIC_LOCATION} ${CONTENT_SECURITY_POLICY} ${APP_PASS} ${APP_PASS_AGAIN}'
 # The upstream's servers for the app (http.conf includes them), each listed twice and never
 # ejected (max_fails=0), so a retry after one closed connection reaches a live worker again;
 # only then does the JSON 502 server answer. A host name is resolved by Nginx (from 1.27.3),
@@ -119,11 +130,14 @@ app_servers() {
 printf 'user %s;\n' "$worker" > /etc/nginx/conf.d/user.main  # nginx.conf includes *.main
 render() { envsubst "$vars" < "$here/templates/$1.template" > "/etc/nginx/conf.d/$2"; }
 app_servers > /etc/nginx/conf.d/app-servers.inc
+# The JSON 502 server (http.conf) speaks HTTP: to uwsgi_pass it is a server that answers 400 to
+# everything. Under uwsgi the failed retry's 502 gets the same JSON page from error-pages.conf.
+[ "$APP_PROTOCOL" = uwsgi ] || echo 'server 127.0.0.1:8082 backup;' >> /etc/nginx/conf.d/app-servers.inc
 render http.conf 00-http.conf
 render internal.conf 10-internal.conf
 render static-location.conf static-location.inc
 render app-locations.conf app-locations.inc
-render app-proxy.conf app-proxy.inc
+render "$app_proxy" app-proxy.inc
 render headers.conf headers.inc
 render errors.conf errors.inc
 render error-pages.conf error-pages.inc
