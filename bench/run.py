@@ -27,6 +27,7 @@ from flaskobs.gunicorn_metrics import proc_stats
 from tests.support.apps import DEMO
 from tests.support.docker import engine_error, image_present, image_vars, nginx_run
 from tests.support.gunicorn import Gunicorn, free_port
+from tests.support.uwsgi import Uwsgi as UwsgiServer
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +99,12 @@ def ours(workdir: Path, name: str, **env) -> Gunicorn:
     defaults = {"GUNICORN_WORKERS": 3, "GUNICORN_MAX_REQUESTS": 0, "GUNICORN_MAX_REQUESTS_JITTER": 0,
                 "LOG_LEVEL": "WARNING"}
     return Gunicorn(workdir / name, DEMO.module, cwd=DEMO.directory, **{**defaults, **env})
+
+
+def ours_uwsgi(workdir: Path, name: str, **env) -> UwsgiServer:
+    """The demo under flaskobs-serve with APP_SERVER=uwsgi, speaking HTTP, the same 3 workers."""
+    defaults = {"GUNICORN_WORKERS": 3, "GUNICORN_MAX_REQUESTS": 0, "LOG_LEVEL": "WARNING"}
+    return UwsgiServer(workdir / name, DEMO.module, cwd=DEMO.directory, **{**defaults, **env})
 
 
 def start_gunicorn(server: Gunicorn, name: str, path: str) -> Variant:
@@ -210,6 +217,12 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> tupl
         ("items: + metrics + logs", ours(workdir, "items-full", **full), "/api/items?limit=20"),
         ("items: + metrics + logs, no access log", ours(workdir, "items-noaccess", GUNICORN_ACCESS_LOG="false",
                                                         **full), "/api/items?limit=20"),
+        # The supported uWSGI set-up (flaskobs-serve, APP_SERVER=uwsgi, HTTP socket), bare and full.
+        ("hello: bare app, APP_SERVER=uwsgi", ours_uwsgi(workdir, "uw-bare", **bare), "/api/hello"),
+        ("hello: + metrics + logs, APP_SERVER=uwsgi", ours_uwsgi(workdir, "uw-full", **full), "/api/hello"),
+        ("items: bare app, APP_SERVER=uwsgi", ours_uwsgi(workdir, "uw-items-bare", **bare), "/api/items?limit=20"),
+        ("items: + metrics + logs, APP_SERVER=uwsgi", ours_uwsgi(workdir, "uw-items-full", **full),
+         "/api/items?limit=20"),
     ]
     nginx, cpu_split = None, {}
     if with_nginx:
@@ -453,6 +466,9 @@ PAIRS = {
     "hello_ours_metrics_vs_exporter_documented": ("hello: + metrics", "hello: exporter's documented setup"),
     "hello_ours_full_vs_otel": ("hello: + metrics + logs", "hello: OpenTelemetry Flask + Prometheus"),
     "uwsgi_vs_gunicorn_bare": ("hello: bare app on uWSGI", "hello: bare app"),
+    "uwsgi_full_vs_bare": ("hello: + metrics + logs, APP_SERVER=uwsgi", "hello: bare app, APP_SERVER=uwsgi"),
+    "items_uwsgi_full_vs_bare": ("items: + metrics + logs, APP_SERVER=uwsgi", "items: bare app, APP_SERVER=uwsgi"),
+    "uwsgi_full_vs_gunicorn_full": ("hello: + metrics + logs, APP_SERVER=uwsgi", "hello: + metrics + logs"),
     "gthread_vs_sync": ("hello: full, gthread 3x4", "hello: + metrics + logs"),
     "through_nginx_vs_direct": ("hello: full gthread, through Nginx", "hello: full gthread, direct :8000"),
     "items_through_nginx_vs_direct": ("items: full gthread, through Nginx", "items: full gthread, direct :8000"),

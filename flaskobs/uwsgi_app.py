@@ -13,6 +13,7 @@ import sys
 
 from .access_line import fixed_tail
 from .app_loader import inner_flask, locate
+from .batched_lines import BatchedLines
 from .logs import JsonFormatter
 from .settings import ConfigError, env_bool, identity
 from .wsgi_access import AccessLog, access_logger
@@ -45,9 +46,14 @@ def _load():
         logging.getLogger(__name__).warning("APP_MODULE is not a Flask app; served without flaskobs")
     if access:
         static = identity(env)
-        app = AccessLog(app, access_logger(JsonFormatter(static)), fixed_tail(static))
+        batch = BatchedLines(1)  # written at exit too (atexit; _leaving)
+        app = AccessLog(app, access_logger(JsonFormatter(static)), fixed_tail(static), batch=batch)
+        _BATCHES.append(batch)
     atexit.register(_leaving)
     return app
+
+
+_BATCHES: list = []
 
 
 def _leaving() -> None:
@@ -59,6 +65,8 @@ def _leaving() -> None:
         note_exit_reason()
     except OSError:
         pass  # counted as killed; flushing the logs matters more
+    for batch in _BATCHES:
+        batch.flush()  # access lines still in the batch
     for handler in logging.getLogger().handlers:
         if isinstance(handler, ShippingHandler):
             handler.close()

@@ -62,6 +62,7 @@ def test_config_is_valid_in_the_upstream_image(env, certs):
     ({"NGINX_HTTP_LISTEN": "eighty"}, "NGINX_HTTP_LISTEN=eighty is not a port or address:port"),
     ({"NGINX_INTERNAL_LISTEN": "localhost:8081"}, "NGINX_INTERNAL_LISTEN=localhost:8081 is not a port or address:port"),
     ({"NGINX_ACCESS_LOG": "access.json"}, "NGINX_ACCESS_LOG=access.json is not an absolute path"),
+    ({"APP_PROTOCOL": "fastcgi"}, "APP_PROTOCOL=fastcgi is not allowed; allowed: http, uwsgi"),
 ])
 def test_bad_settings_are_named(env, message, certs):
     require_images("NGINX_IMAGE")

@@ -1,5 +1,5 @@
-"""Gunicorn's access lines are written in batches (app/batched_lines.py): real workers must
-still print one line per request, promptly, and the lines of a batch when they stop."""
+"""Access lines are written in batches (flaskobs/batched_lines.py), under Gunicorn and uWSGI: real
+workers must still print one line per request, promptly, and the lines of a batch when they stop."""
 
 import json
 import signal
@@ -8,6 +8,7 @@ import uuid
 import pytest
 import requests
 from support.gunicorn import Gunicorn
+from support.uwsgi import Uwsgi, servers
 from support.waiting import wait_until
 
 
@@ -39,9 +40,20 @@ def test_every_request_gets_one_access_line_within_the_interval(tmp_path, worker
         server.stop()
 
 
+def test_every_request_gets_one_access_line_under_uwsgi(tmp_path):
+    server = Uwsgi(tmp_path, METRICS_ENABLED="false").start()
+    try:
+        ids = send(server, 60)
+        wait_until(lambda: set(ids) <= set(access_ids(server)), 3, "an access line for every request")
+        assert sorted(i for i in access_ids(server) if i in set(ids)) == sorted(ids)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("Server", servers())
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGQUIT], ids=["graceful", "quick"])
-def test_lines_still_in_a_batch_are_written_when_gunicorn_stops(tmp_path, sig):
-    server = Gunicorn(tmp_path, METRICS_ENABLED="false").start()
+def test_lines_still_in_a_batch_are_written_when_the_server_stops(Server, tmp_path, sig):
+    server = Server(tmp_path, METRICS_ENABLED="false").start()
     ids = send(server, 5)
     server.stop(sig)  # at once: the lines are still in the workers' batches
     assert set(ids) <= set(access_ids(server))
