@@ -230,18 +230,24 @@ def note_exit_reason(worker) -> None:
         f.write(reason)
 
 
-def exit_reason(worker, directory: str) -> str:
-    """In the master, once the worker is reaped: why it exited (see EXIT_REASONS)."""
-    path = _reason_path(directory, worker.pid)
+def noted_reason(pid: int, directory: str) -> str | None:
+    """The reason an exited worker noted (note_exit_reason), removed once read; None without one."""
+    path = _reason_path(directory, pid)
     try:
         with open(path) as f:
             noted = f.read().strip()
         os.unlink(path)
     except OSError:
-        noted = None
+        return None
+    return noted if noted in EXIT_REASONS else None
+
+
+def exit_reason(worker, directory: str) -> str:
+    """In the master, once the worker is reaped: why it exited (see EXIT_REASONS)."""
+    noted = noted_reason(worker.pid, directory)
     if worker.aborted:  # the master sent SIGABRT, then SIGKILL, to a worker past its timeout
         return "timeout"
-    return noted if noted in EXIT_REASONS else "killed"
+    return noted or "killed"
 
 
 def worker_exited(worker) -> None:

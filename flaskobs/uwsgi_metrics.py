@@ -24,7 +24,14 @@ import time
 from prometheus_client import CollectorRegistry, start_http_server
 
 from . import gunicorn_metrics
-from .gunicorn_metrics import EXIT_REASONS, WorkerCollector, _Labelled, _LockedMultiProcessCollector
+from .gunicorn_metrics import (
+    EXIT_REASONS,
+    WorkerCollector,
+    _Labelled,
+    _LockedMultiProcessCollector,
+    _reason_path,
+    noted_reason,
+)
 from .settings import deployment_labels, env_int
 
 _FILE_PID = re.compile(r"_(\d+)\.db$")
@@ -77,7 +84,7 @@ class UwsgiWorkers:
             for pid in sorted(pids - live):
                 if _running(pid):
                     continue  # started after the listing above, or not ours: never fold a live file
-                self.exits[exit_reason(pid, self.directory)] += 1
+                self.exits[noted_reason(pid, self.directory) or "killed"] += 1
                 gunicorn_metrics.fold_dead_worker(pid, self.directory)
 
 
@@ -102,10 +109,6 @@ class _FoldFirst:
         return self.inner.collect()
 
 
-def _reason_path(directory: str, pid: int) -> str:
-    return os.path.join(directory, f"exit-{pid}.reason")
-
-
 def note_exit_reason() -> None:
     """In a worker uWSGI ends gracefully (uwsgi_app.py's atexit): recycled or stopped."""
     import uwsgi  # only inside uWSGI's workers
@@ -120,17 +123,6 @@ def note_exit_reason() -> None:
     reason = "recycled" if limit and served >= limit + me * delta else "stopped"
     with open(_reason_path(directory, os.getpid()), "w") as f:
         f.write(reason)
-
-
-def exit_reason(pid: int, directory: str) -> str:
-    path = _reason_path(directory, pid)
-    try:
-        with open(path) as f:
-            noted = f.read().strip()
-        os.unlink(path)
-    except OSError:
-        noted = None
-    return noted if noted in EXIT_REASONS else "killed"
 
 
 def main(argv: list[str] | None = None) -> None:
