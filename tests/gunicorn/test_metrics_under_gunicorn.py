@@ -92,7 +92,7 @@ def median_scrape_seconds(server: Gunicorn, repeats: int = 7) -> float:
 def test_scrape_time_stays_bounded_after_hundreds_of_restarts(Server, tmp_path):
     # max_requests=1: each request recycles a worker, the worst case for file growth. uWSGI respawns a
     # worker in ~0.7 s here (Gunicorn: ~0.1 s): fewer restarts, the same bound on files.
-    restarts = 240 if Server is Gunicorn else 80
+    restarts = 240 if Server is Gunicorn else 40
     with Server(tmp_path, GUNICORN_WORKERS=3, GUNICORN_MAX_REQUESTS=1, GUNICORN_MAX_REQUESTS_JITTER=0) as server:
         hit(server, 10)
         before = median_scrape_seconds(server)
