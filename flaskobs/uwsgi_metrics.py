@@ -120,7 +120,7 @@ def note_exit_reason() -> None:
     limit = int(uwsgi.opt.get("max-requests", b"0") or 0)
     delta = int(uwsgi.opt.get("max-requests-delta", b"0") or 0)
     served = next((w["delta_requests"] for w in uwsgi.workers() if w["id"] == me), 0)  # since this spawn
-    reason = "recycled" if limit and served >= limit + me * delta else "stopped"
+    reason = "recycled" if limit and served >= limit + (me - 1) * delta else "stopped"  # uWSGI's own rule
     with open(_reason_path(directory, os.getpid()), "w") as f:
         f.write(reason)
 
