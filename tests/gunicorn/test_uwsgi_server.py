@@ -122,3 +122,17 @@ def test_the_uwsgi_protocol_answers_and_the_healthcheck_speaks_it(tmp_path):
         assert http.returncode != 0
     finally:
         server.stop(signal.SIGINT)
+
+
+def test_recycled_workers_are_counted_recycled_with_the_spread(tmp_path):
+    """UWSGI_MAX_REQUESTS=20 on 2 workers: uWSGI spreads recycling by delta 1 (worker n after
+    20 + (n - 1) requests). Each exit is `recycled`; none `stopped` (worker 1 was, by one request)."""
+    exits = r'gunicorn_worker_exits_total\{{reason="{}"\}}'
+    with Uwsgi(tmp_path, GUNICORN_WORKERS=2, UWSGI_MAX_REQUESTS=20) as server:
+        with requests.Session() as session:
+            for _ in range(130):
+                assert session.get(server.url + "/hello", timeout=10).status_code == 200
+        wait_until(lambda: server.value(exits.format("recycled")) >= 4, 20, "4 recycled workers", 0.2)
+        text = server.scrape()
+        assert server.value(exits.format("stopped"), text) == 0, text
+        assert server.value(exits.format("killed"), text) == 0, text
