@@ -13,7 +13,6 @@ import sys
 
 from .access_line import fixed_tail
 from .app_loader import inner_flask, locate
-from .batched_lines import BatchedLines
 from .logs import JsonFormatter
 from .settings import ConfigError, env_bool, identity
 from .wsgi_access import AccessLog, access_logger
@@ -46,14 +45,9 @@ def _load():
         logging.getLogger(__name__).warning("APP_MODULE is not a Flask app; served without flaskobs")
     if access:
         static = identity(env)
-        batch = BatchedLines(1)  # written at exit too (atexit; _leaving)
-        app = AccessLog(app, access_logger(JsonFormatter(static)), fixed_tail(static), batch=batch)
-        _BATCHES.append(batch)
+        app = AccessLog(app, access_logger(JsonFormatter(static)), fixed_tail(static))
     atexit.register(_leaving)
     return app
-
-
-_BATCHES: list = []
 
 
 def _leaving() -> None:
@@ -65,8 +59,6 @@ def _leaving() -> None:
         note_exit_reason()
     except OSError:
         pass  # counted as killed; flushing the logs matters more
-    for batch in _BATCHES:
-        batch.flush()  # access lines still in the batch
     for handler in logging.getLogger().handlers:
         if isinstance(handler, ShippingHandler):
             handler.close()

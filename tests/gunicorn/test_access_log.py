@@ -1,5 +1,5 @@
-"""Access lines are written in batches (flaskobs/batched_lines.py), under Gunicorn and uWSGI: real
-workers must still print one line per request, promptly, and the lines of a batch when they stop."""
+"""Gunicorn writes access lines in batches (flaskobs/batched_lines.py), uWSGI one at a time: real
+workers must still print one line per request, promptly, and every line when they stop."""
 
 import json
 import signal
