@@ -20,6 +20,14 @@ ifneq ($(words $(PROXY))$(filter $(PROXY),$(ALL_PROXIES)),1$(PROXY))
 $(error PROXY=$(PROXY) is not allowed; allowed: nginx, caddy)
 endif
 PROXY_FILE := $(if $(filter caddy,$(PROXY)),-f compose/proxy-caddy.yaml)
+# The app's server: gunicorn (default) or uwsgi; from the command line, else from .env. Exported,
+# so Compose hands the checked value to the app and Nginx.
+APP_SERVER ?= $(or $(shell sed -n 's/^APP_SERVER=\([^ \#]*\).*/\1/p' .env 2>/dev/null | tail -n1),gunicorn)
+ALL_APP_SERVERS := gunicorn uwsgi
+ifneq ($(words $(APP_SERVER))$(filter $(APP_SERVER),$(ALL_APP_SERVERS)),1$(APP_SERVER))
+$(error APP_SERVER=$(APP_SERVER) is not allowed; allowed: gunicorn, uwsgi)
+endif
+export APP_SERVER
 # Later files win: pinned images < air-gapped images < your .env.
 ENV_FILES := --env-file compose/images.env $(if $(wildcard .airgap.env),--env-file .airgap.env) $(if $(wildcard .env),--env-file .env)
 # The app publishes its own port only when it runs without Nginx.
@@ -45,6 +53,7 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2} /^## /{printf "\n\033[33m%s\033[0m\n", substr($$0, 4)}' $(MAKEFILE_LIST)
 	@echo; echo "  PROFILE=$(PROFILE) (one or more of: $(ALL_PROFILES), comma-separated)"
 	@echo "  PROXY=$(PROXY) (one of: $(ALL_PROXIES))"
+	@echo "  APP_SERVER=$(APP_SERVER) (one of: $(ALL_APP_SERVERS))"
 
 ## —— Stack ————————————————————————————————————————————————————————————————
 init: ## Write .env with fresh random secrets and a development TLS certificate (keeps existing ones)
@@ -114,6 +123,9 @@ STACK ?= $(PROJECT)
 SWARM_RESOLVE_IMAGE ?= always
 swarm-stack: .env ## Write build/swarm/stack.yml for PROFILE from compose.yaml and compose/swarm.yaml
 	@[ "$(PROXY)" = nginx ] || { echo "swarm-stack: PROXY=$(PROXY) is not allowed on Swarm; allowed: nginx" >&2; exit 2; }
+	@# uWSGI would listen on the stack's network for Nginx on other nodes: over TCP, anyone on it could set
+	@# every WSGI variable (uwsgi protocol), or meet uWSGI's lenient HTTP parser (README).
+	@[ "$(APP_SERVER)" = gunicorn ] || { echo "swarm-stack: APP_SERVER=$(APP_SERVER) is not allowed on Swarm; allowed: gunicorn" >&2; exit 2; }
 	@$(COMPOSE_BASE) -f compose/compose.yaml -f compose/swarm.yaml $(PROFILE_FLAGS) config --format json \
 	  | $(PYTHON) scripts/swarm_stack.py --out $(SWARM_DIR)
 
@@ -171,8 +183,8 @@ bench: venv build-ca ## Measure what instrumentation costs; writes docs/benchmar
 	@$(PY) -m pip install -q -r requirements-bench.txt
 	@$(PY) -m bench.run $(BENCH_ARGS)
 
-lock: ## Re-pin requirements.txt (flaskobs, its dependencies and gevent) from pyproject.toml
-	@d=$$(mktemp -d); $(PYTHON) -m venv $$d; $$d/bin/pip install -q '.[gevent]'; \
+lock: ## Re-pin requirements.txt (flaskobs, its dependencies, gevent and uWSGI) from pyproject.toml
+	@d=$$(mktemp -d); $(PYTHON) -m venv $$d; $$d/bin/pip install -q '.[gevent,uwsgi]'; \
 	 { echo "# flaskobs and its dependencies, pinned: what the app image installs (regenerate: make lock)."; \
 	   $$d/bin/pip freeze --exclude flaskobs; } > requirements.txt; \
 	 rm -rf $$d build flaskobs.egg-info; echo "lock: wrote requirements.txt"

@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> None:
         if server == "uwsgi":
             executable, command = uwsgi_command(env, argv)
         else:
+            # A proxy set to speak uwsgi to Gunicorn would get nothing but errors: refuse at start.
+            if env_choice(env, "APP_PROTOCOL", "http", ("http", "uwsgi")) != "http":
+                raise ConfigError("APP_PROTOCOL=uwsgi needs APP_SERVER=uwsgi; Gunicorn speaks http only")
             executable, command = sys.executable, [sys.executable, "-m", "gunicorn", "-c",
                                                    "python:flaskobs.gunicorn_conf", *argv]
     except ConfigError as exc:

@@ -63,6 +63,8 @@ def test_config_is_valid_in_the_upstream_image(env, certs):
     ({"NGINX_INTERNAL_LISTEN": "localhost:8081"}, "NGINX_INTERNAL_LISTEN=localhost:8081 is not a port or address:port"),
     ({"NGINX_ACCESS_LOG": "access.json"}, "NGINX_ACCESS_LOG=access.json is not an absolute path"),
     ({"APP_PROTOCOL": "fastcgi"}, "APP_PROTOCOL=fastcgi is not allowed; allowed: http, uwsgi"),
+    ({"APP_SERVER": "waitress"}, "APP_SERVER=waitress is not allowed; allowed: gunicorn, uwsgi"),
+    ({"APP_PROTOCOL": "uwsgi"}, "APP_PROTOCOL=uwsgi needs APP_SERVER=uwsgi"),
 ])
 def test_bad_settings_are_named(env, message, certs):
     require_images("NGINX_IMAGE")
@@ -88,6 +90,19 @@ def test_defaults_live_in_render_sh_alone(certs, tmp_path):
     nginx = compose_config(["proxy"], write_test_env(tmp_path))["services"]["nginx"]["environment"]
     for name in ("TLS", "CLIENT_MAX_BODY_SIZE", "RATE_LIMIT", "RATE_LIMIT_BURST"):
         assert nginx[name] == "", name
+
+
+@pytest.mark.parametrize(("env", "passes"), [
+    ({}, "proxy_pass http://flask_app/;"),
+    ({"APP_SERVER": "uwsgi"}, "uwsgi_pass flask_app;"),  # its default follows the server, as the app's does
+    ({"APP_SERVER": "uwsgi", "APP_PROTOCOL": "http"}, "proxy_pass http://flask_app/;"),
+])
+def test_the_protocol_follows_app_server(env, passes, certs):
+    require_images("NGINX_IMAGE")
+    out = render(image_vars()["NGINX_IMAGE"], certs, **env)
+    assert out.returncode == 0, out.stderr
+    assert passes in out.stdout
+    assert ("uwsgi_pass" in out.stdout) == ("uwsgi_pass" in passes)
 
 
 @pytest.mark.parametrize(("upstream", "servers"), [

@@ -33,6 +33,8 @@ def serve(tmp_path, **env) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(("env", "message"), [
     ({"APP_SERVER": "waitress"}, "APP_SERVER='waitress' is not allowed; allowed: gunicorn, uwsgi"),
     ({"APP_PROTOCOL": "fastcgi"}, "APP_PROTOCOL='fastcgi' is not allowed; allowed: uwsgi, http"),
+    ({"APP_SERVER": "gunicorn", "APP_PROTOCOL": "uwsgi"}, "APP_PROTOCOL=uwsgi needs APP_SERVER=uwsgi"),
+    ({"APP_SERVER": "gunicorn", "APP_PROTOCOL": "spdy"}, "APP_PROTOCOL='spdy' is not allowed; allowed: http, uwsgi"),
     ({"UWSGI_WORKERS": "0"}, "UWSGI_WORKERS"),
     ({"UWSGI_HARAKIRI": "soon"}, "UWSGI_HARAKIRI"),
     ({"APP_MODULE": "nosuchmodule:app"}, "APP_MODULE='nosuchmodule:app': no module 'nosuchmodule'"),

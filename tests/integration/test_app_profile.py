@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 import requests
-from support.apps import APPS, AppUnderTest
+from support.apps import APPS, DEMO_UWSGI, AppUnderTest
 from support.docker import require_images
 from support.stack import compose_stack
 from support.waiting import wait_until
@@ -15,17 +15,18 @@ pytestmark = pytest.mark.stack("app")
 
 
 # The bookshelf runs on gevent workers: the image's gevent, with every check below, at no extra stack.
-WORKER_CLASS = {"demo": "sync", "bookshelf": "gevent"}
+# The demo runs under uWSGI too (the image's other server), speaking HTTP on the published port.
+WORKER_CLASS = {"demo": "sync", "bookshelf": "gevent", "demo-uwsgi": ""}
 
 
-@pytest.fixture(scope="module", params=APPS, ids=lambda a: a.name)
+@pytest.fixture(scope="module", params=[*APPS, DEMO_UWSGI], ids=lambda a: a.label)
 def deployed(request, tmp_path_factory):
     """One app-profile stack per app for the module: building and starting it is the slow part."""
     require_images("PYTHON_IMAGE", "DEBIAN_IMAGE")
     app: AppUnderTest = request.param
-    with compose_stack(f"app-{app.name}", ["app"], tmp_path_factory.mktemp("app"),
+    with compose_stack(f"app-{app.label}", ["app"], tmp_path_factory.mktemp("app"),
                        extra_files=("compose/publish-app.yaml",), **app.env(),
-                       GUNICORN_WORKER_CLASS=WORKER_CLASS[app.name]) as running:
+                       GUNICORN_WORKER_CLASS=WORKER_CLASS[app.label]) as running:
         yield app, running
 
 
@@ -75,9 +76,18 @@ def test_request_id_appears_in_the_json_log(deployed):
     assert access["status"] == app.created_status and access["duration_ms"] > 0
 
 
-def test_gunicorns_own_lines_are_json_too(deployed):
+def test_the_servers_own_lines_are_json_too(deployed):
     app, stack = deployed
-    booting = [line for line in stack.json_logs("app") if line.get("logger") == "gunicorn.error"]
-    assert any(line["message"].startswith("Booting worker with pid") for line in booting), booting[:5]
-    assert any(line["message"] == f"Using worker: {WORKER_CLASS[app.name]}" for line in booting), booting[:5]
+    lines = stack.json_logs("app")
+    if app.server == "uwsgi":
+        own = [line for line in lines if line.get("logger") == "uwsgi"]
+        assert any(line["message"].startswith("spawned uWSGI worker 2") for line in own), own[:5]
+    else:
+        booting = [line for line in lines if line.get("logger") == "gunicorn.error"]
+        assert any(line["message"].startswith("Booting worker with pid") for line in booting), booting[:5]
+        assert any(line["message"] == f"Using worker: {WORKER_CLASS[app.label]}" for line in booting), booting[:5]
+    # uWSGI prints two lines while it reads its options, before its log encoder exists (README).
+    others = [line for line in stack.logs("app").splitlines()
+              if line.strip() and not line.startswith("{") and not line.startswith("[log-encoder] registered")]
+    assert not others, others[:5]
     assert not [line for line in stack.logs("app").splitlines() if "MonkeyPatchWarning" in line]

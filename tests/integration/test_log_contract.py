@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 import requests
-from support.apps import APPS, AppUnderTest
+from support.apps import APPS, BOOKSHELF_UWSGI, AppUnderTest
 from support.docker import require_images
 from support.stack import compose_stack
 from support.waiting import wait_until
@@ -20,12 +20,12 @@ PIPELINE_FIELDS = {"@timestamp": str, "event_id": str, "level": str, "logger": s
                    "user_agent": str, "service": str, "environment": str, "version": str, "pid": int}
 
 
-@pytest.fixture(scope="module", params=APPS, ids=lambda a: a.name)
+@pytest.fixture(scope="module", params=[*APPS, BOOKSHELF_UWSGI], ids=lambda a: a.label)
 def deployed(request, tmp_path_factory):
     require_images("PYTHON_IMAGE", "DEBIAN_IMAGE")
     app: AppUnderTest = request.param
     # The logs profile's switch (shipping-on) and the sink; not Elasticsearch, Logstash, Kibana.
-    with compose_stack(f"logsink-{app.name}", ["app", "logs"], tmp_path_factory.mktemp("logsink"),
+    with compose_stack(f"logsink-{app.label}", ["app", "logs"], tmp_path_factory.mktemp("logsink"),
                        services=["app", "logsink", "shipping-on"],
                        extra_files=("compose/publish-app.yaml", "tests/integration/compose.logsink.yaml"),
                        **app.env()) as stack:

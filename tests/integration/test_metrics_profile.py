@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from support.apps import APPS, AppUnderTest
+from support.apps import APPS, DEMO_UWSGI, AppUnderTest
 from support.docker import ROOT, image_present, image_vars, require_images
 from support.stack import compose_stack
 from support.waiting import wait_until
@@ -24,13 +24,14 @@ def services_here() -> list[str]:
     return [*base, "grafana"] if image_present(image_vars().get("GRAFANA_IMAGE", "")) else base
 
 
-@pytest.fixture(scope="module", params=APPS, ids=lambda a: a.name)
+@pytest.fixture(scope="module", params=[*APPS, DEMO_UWSGI], ids=lambda a: a.label)
 def stack(request, tmp_path_factory):
-    """One metrics stack per app for the module (Grafana too where its image exists)."""
+    """One metrics stack per app for the module (Grafana too where its image exists), and the demo
+    under uWSGI: its worker series come from another process (uwsgi_metrics.py), same names."""
     require_images("PYTHON_IMAGE", "DEBIAN_IMAGE", "NGINX_IMAGE", "PROMETHEUS_IMAGE", "ALERTMANAGER_IMAGE")
     app: AppUnderTest = request.param
     workdir = tmp_path_factory.mktemp("metrics")
-    with compose_stack(f"metrics-{app.name}", ["metrics"], workdir, services=services_here(), **app.env()) as running:
+    with compose_stack(f"metrics-{app.label}", ["metrics"], workdir, services=services_here(), **app.env()) as running:
         running.app = app
         running.certs = workdir / "certs" / "tls.crt"
         running.prometheus = running.url("prometheus", 9090)
@@ -142,6 +143,14 @@ def test_request_through_nginx_keeps_its_id_end_to_end(stack):
     nginx_line = wait_until(lambda: lines("nginx"), 5, "Nginx's access line")[0]
     assert nginx_line["status"] == 200 and nginx_line["upstream_status"] == "200"
     assert nginx_line["upstream_addr"] == "unix:/srv/app-socket/gunicorn.sock"
+
+
+def test_nginx_speaks_the_apps_protocol(stack):
+    """APP_SERVER alone picks it on both sides: uwsgi_pass to uWSGI, proxy_pass to Gunicorn."""
+    config = stack.exec("nginx", "nginx", "-T")
+    assert ("uwsgi_pass flask_app;" in config) == (stack.app.server == "uwsgi")
+    assert ("proxy_pass http://flask_app/;" in config) == (stack.app.server == "gunicorn")
+    assert stack.exec("app", "printenv", "APP_SERVER").strip() == stack.app.server
 
 
 def test_the_apps_memory_and_its_limit_are_exported(stack):

@@ -33,14 +33,9 @@ def stack(tmp_path):
     # One trusted hop, as compose.yaml sets it for the app behind Nginx.
     server = Uwsgi(tmp_path, GUNICORN_WORKERS=2, APP_PROTOCOL="uwsgi", GUNICORN_BIND=f"unix:{shared}/app.sock",
                    PROXY_FIX_X_FOR=1, PROXY_FIX_X_PROTO=1, PROXY_FIX_X_HOST=1, PROXY_FIX_X_PREFIX=1)
-    server.socket_path = None  # answered over uwsgi below, through Nginx
-    server.ready_path = None
     name = f"flaskobs-uwsgi-nginx-{uuid.uuid4().hex[:8]}"
     try:
-        server.workdir.mkdir(parents=True, exist_ok=True)
-        server._log = open(server.log_path, "ab")  # closed by stop()
-        server.proc = subprocess.Popen(server.command, cwd=server.cwd, env=server.env, stdout=server._log,
-                                       stderr=subprocess.STDOUT)
+        server.start()  # answering over the uwsgi protocol on its socket, as the health check asks
         subprocess.run(nginx_run(image_vars()["NGINX_IMAGE"], "-d", "--name", name, "-p", "127.0.0.1::8080",
                                  "-v", f"{shared}:/srv/app-socket",
                                  env={"TLS": "off", "SERVER_NAME": "127.0.0.1", "APP_PROTOCOL": "uwsgi",

@@ -1,7 +1,8 @@
 """The two apps every signal-path test runs against: the demo and the bookshelf example (a
 different kind of app, whose package is called `app`). Each says where it lives and how to
-make traffic whose effects the tests can count."""
+make traffic whose effects the tests can count, and which server runs it (APP_SERVER)."""
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +22,21 @@ class AppUnderTest:
     probe: tuple[str, str]   # (url rule, path) of a GET that answers 200
     missing: tuple[str, str]  # (url rule, path) of a GET that answers 404 after a database read
     routes: dict = field(default_factory=dict)  # url rule -> a path that matches it
+    server: str = "gunicorn"  # APP_SERVER
+
+    @property
+    def label(self) -> str:
+        """The app and, when it is not the default, its server: a test id and a stack name."""
+        return self.name if self.server == "gunicorn" else f"{self.name}-{self.server}"
 
     def env(self) -> dict[str, str]:
         """What goes in .env to deploy it (paths relative to compose/, as users write them)."""
         def rel(path: Path) -> str:
             return "../" + str(path.relative_to(ROOT))
+        # The worker count the tests' env file gives Gunicorn (GUNICORN_WORKERS=2), in uWSGI's name.
+        server = {"APP_SERVER": "uwsgi", "UWSGI_WORKERS": "2"} if self.server == "uwsgi" else {}
         return {"APP_DIR": rel(self.directory), "APP_MODULE": self.module, "APP_STATIC_DIR": rel(self.static),
-                "APP_IMAGE": f"flaskobs-test/app-{self.name}:local"}
+                "APP_IMAGE": f"flaskobs-test/app-{self.name}:local", **server}
 
     def create(self, base: str, request_id: str, session: requests.Session | None = None, **kwargs) -> int:
         """Create one thing through the app (logs one `created_logger` line); return the status."""
@@ -54,3 +63,6 @@ BOOKSHELF = AppUnderTest("bookshelf", ROOT / "examples/bookshelf", "app:create_a
                          probe=("/", "/"), missing=("/books/<int:book_id>", "/books/987654"),
                          routes={"/": "/", "/books/<int:book_id>": "/books/987654"})
 APPS = [DEMO, BOOKSHELF]
+# The signal paths under uWSGI too (APP_SERVER=uwsgi): the same image, the other server.
+DEMO_UWSGI = dataclasses.replace(DEMO, server="uwsgi")
+BOOKSHELF_UWSGI = dataclasses.replace(BOOKSHELF, server="uwsgi")

@@ -134,11 +134,7 @@ class Gunicorn:
             if self.proc.poll() is not None:
                 raise AssertionError(f"gunicorn exited with {self.proc.returncode}:\n{self.output()}")
             try:
-                if self.socket_path:
-                    answered = unix_get(self.socket_path, self.ready_path)[0] == 200
-                else:
-                    answered = requests.get(self.url + self.ready_path, timeout=1).ok
-                return answered and self.scrape_ready()
+                return self.answers_ready() and self.scrape_ready()
             except (requests.RequestException, OSError):
                 return False
         try:
@@ -161,6 +157,11 @@ class Gunicorn:
         return time.monotonic() - started
 
     ready_path = "/healthz"
+
+    def answers_ready(self) -> bool:
+        if self.socket_path:
+            return unix_get(self.socket_path, self.ready_path)[0] == 200
+        return requests.get(self.url + self.ready_path, timeout=1).ok
 
     def scrape_ready(self) -> bool:
         if not env_bool(self.env, "METRICS_ENABLED", True):  # parsed as the app parses it

@@ -7,6 +7,8 @@ test body proves a guarantee under both servers."""
 import signal
 from pathlib import Path
 
+from flaskobs.healthcheck import uwsgi_status
+
 from .gunicorn import Gunicorn, child_pids
 from .waiting import wait_until
 
@@ -29,6 +31,11 @@ class Uwsgi(Gunicorn):
         for gunicorn, uwsgi in SAME_MEANING.items():
             if gunicorn in self.env and uwsgi not in env:  # a test's own UWSGI_ value wins
                 self.env[uwsgi] = self.env[gunicorn]
+
+    def answers_ready(self) -> bool:
+        if self.env.get("APP_PROTOCOL") == "uwsgi":  # as Nginx's uwsgi_pass, and the health check, ask
+            return uwsgi_status(self.env, self.ready_path) == 200
+        return super().answers_ready()
 
     def loaded(self) -> bool:
         """Every live worker has loaded the app (uWSGI's "WSGI app 0 ... ready ... pid: N" line)."""

@@ -48,8 +48,15 @@ APP_UPSTREAM=${APP_UPSTREAM:-app:8000}
 echo "$APP_UPSTREAM" | grep -Eq '^([A-Za-z0-9._-]+:[0-9]{1,5}|unix:/[A-Za-z0-9._/-]+)$' \
   || fail "APP_UPSTREAM=$APP_UPSTREAM is not host:port or unix:/path"
 # What the app speaks: http (Gunicorn, proxy_pass) or uwsgi (APP_SERVER=uwsgi, uwsgi_pass; whoever
-# reaches its socket sets every WSGI variable, so it must be Nginx's alone: a Unix socket).
-APP_PROTOCOL=${APP_PROTOCOL:-http}
+# reaches its socket sets every WSGI variable, so it must be Nginx's alone: a Unix socket). Its
+# default follows APP_SERVER, as the app's own does (flaskobs/uwsgi_conf.py).
+APP_SERVER=${APP_SERVER:-gunicorn}
+case "$APP_SERVER" in
+  gunicorn) APP_PROTOCOL=${APP_PROTOCOL:-http} ;;
+  uwsgi) APP_PROTOCOL=${APP_PROTOCOL:-uwsgi} ;;
+  *) fail "APP_SERVER=$APP_SERVER is not allowed; allowed: gunicorn, uwsgi" ;;
+esac
+[ "$APP_SERVER:$APP_PROTOCOL" != gunicorn:uwsgi ] || fail "APP_PROTOCOL=uwsgi needs APP_SERVER=uwsgi; Gunicorn speaks http only"
 case "$APP_PROTOCOL" in
   http) APP_PASS="proxy_pass http://flask_app/;"; APP_PASS_AGAIN="proxy_pass http://flask_app;"; app_proxy=app-proxy.conf ;;
   uwsgi)
