@@ -64,6 +64,7 @@ def test_config_is_valid_in_the_upstream_image(env, certs):
     ({"NGINX_ACCESS_LOG": "access.json"}, "NGINX_ACCESS_LOG=access.json is not an absolute path"),
     ({"APP_PROTOCOL": "fastcgi"}, "APP_PROTOCOL=fastcgi is not allowed; allowed: http, uwsgi"),
     ({"APP_SERVER": "waitress"}, "APP_SERVER=waitress is not allowed; allowed: gunicorn, uwsgi"),
+    ({"NGINX_FALLBACK_LISTEN": "0.0.0.0:8082"}, "NGINX_FALLBACK_LISTEN=0.0.0.0:8082 is not a loopback address:port"),
     ({"APP_PROTOCOL": "uwsgi"}, "APP_PROTOCOL=uwsgi needs APP_SERVER=uwsgi"),
 ])
 def test_bad_settings_are_named(env, message, certs):
@@ -90,6 +91,14 @@ def test_defaults_live_in_render_sh_alone(certs, tmp_path):
     nginx = compose_config(["proxy"], write_test_env(tmp_path))["services"]["nginx"]["environment"]
     for name in ("TLS", "CLIENT_MAX_BODY_SIZE", "RATE_LIMIT", "RATE_LIMIT_BURST"):
         assert nginx[name] == "", name
+
+
+def test_the_fallback_page_moves_with_its_setting(certs):
+    require_images("NGINX_IMAGE")
+    out = render(image_vars()["NGINX_IMAGE"], certs, NGINX_FALLBACK_LISTEN="127.0.0.1:9182")
+    assert out.returncode == 0, out.stderr
+    assert "listen 127.0.0.1:9182;" in out.stdout and "server 127.0.0.1:9182 backup;" in out.stdout
+    assert "8082" not in out.stdout
 
 
 @pytest.mark.parametrize(("env", "passes"), [

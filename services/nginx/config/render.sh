@@ -40,6 +40,11 @@ for listen in NGINX_HTTP_LISTEN NGINX_HTTPS_LISTEN NGINX_INTERNAL_LISTEN; do
   echo "$value" | grep -Eq '^(([0-9]{1,3}\.){3}[0-9]{1,3}:|\[[0-9A-Fa-f:]+\]:)?[0-9]{1,5}$' \
     || fail "$listen=$value is not a port or address:port; example: 8080 or 127.0.0.1:8081"
 done
+# The JSON 502 server Nginx falls back to when the app does not answer: loopback only. A host
+# with something else on 8082 (or several Nginx sharing one network) moves it.
+: "${NGINX_FALLBACK_LISTEN:=127.0.0.1:8082}"
+echo "$NGINX_FALLBACK_LISTEN" | grep -Eq '^127(\.[0-9]{1,3}){3}:[0-9]{1,5}$' \
+  || fail "NGINX_FALLBACK_LISTEN=$NGINX_FALLBACK_LISTEN is not a loopback address:port; example: 127.0.0.1:8082"
 SERVER_NAME=${SERVER_NAME:-localhost 127.0.0.1}
 # The app: host:port, or unix:/path (Compose: the app's socket, so the app has no TCP port that
 # anyone but Nginx could reach). Its static files, when APP_STATIC_DIR is mounted at /srv/static,
@@ -105,12 +110,12 @@ case "$mode" in
     ;;
   *) fail "NGINX_ACCESS_LOG_FILE=$NGINX_ACCESS_LOG_FILE is not allowed; allowed: auto, on, off" ;;
 esac
-export NGINX_HTTP_LISTEN NGINX_HTTPS_LISTEN NGINX_INTERNAL_LISTEN NGINX_ACCESS_LOG APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NAME HTTPS_SUFFIX HTTP_SUFFIX \
+export NGINX_HTTP_LISTEN NGINX_HTTPS_LISTEN NGINX_INTERNAL_LISTEN NGINX_FALLBACK_LISTEN NGINX_ACCESS_LOG APP_URL_PREFIX RATE_LIMIT RATE_LIMIT_BURST CLIENT_MAX_BODY_SIZE SERVER_NAME HTTPS_SUFFIX HTTP_SUFFIX \
   PUBLIC_HTTPS_PORT PUBLIC_HTTP_PORT ACCESS_LOG_FILE \
   STATIC_LOCATION CONTENT_SECURITY_POLICY APP_PASS APP_PASS_AGAIN
 
 # Only our variables are substituted; nginx's own $variables stay as they are.
-vars='${NGINX_HTTP_LISTEN} ${NGINX_HTTPS_LISTEN} ${NGINX_INTERNAL_LISTEN} ${NGINX_ACCESS_LOG} ${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${HTTP_SUFFIX} ${PUBLIC_HTTPS_PORT} ${PUBLIC_HTTP_PORT} ${ACCESS_LOG_FILE} ${STATIC_LOCATION} ${CONTENT_SECURITY_POLICY} ${APP_PASS} ${APP_PASS_AGAIN}'
+vars='${NGINX_HTTP_LISTEN} ${NGINX_HTTPS_LISTEN} ${NGINX_INTERNAL_LISTEN} ${NGINX_FALLBACK_LISTEN} ${NGINX_ACCESS_LOG} ${APP_URL_PREFIX} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${CLIENT_MAX_BODY_SIZE} ${SERVER_NAME} ${HTTPS_SUFFIX} ${HTTP_SUFFIX} ${PUBLIC_HTTPS_PORT} ${PUBLIC_HTTP_PORT} ${ACCESS_LOG_FILE} ${STATIC_LOCATION} ${CONTENT_SECURITY_POLICY} ${APP_PASS} ${APP_PASS_AGAIN}'
 # The upstream's servers for the app (http.conf includes them), each listed twice and never
 # ejected (max_fails=0), so a retry after one closed connection reaches a live worker again;
 # only then does the JSON 502 server answer. A host name is resolved by Nginx (from 1.27.3),
@@ -139,7 +144,7 @@ render() { envsubst "$vars" < "$here/templates/$1.template" > "/etc/nginx/conf.d
 app_servers > /etc/nginx/conf.d/app-servers.inc
 # The JSON 502 server (http.conf) speaks HTTP: to uwsgi_pass it is a server that answers 400 to
 # everything. Under uwsgi the failed retry's 502 gets the same JSON page from error-pages.conf.
-[ "$APP_PROTOCOL" = uwsgi ] || echo 'server 127.0.0.1:8082 backup;' >> /etc/nginx/conf.d/app-servers.inc
+[ "$APP_PROTOCOL" = uwsgi ] || echo "server $NGINX_FALLBACK_LISTEN backup;" >> /etc/nginx/conf.d/app-servers.inc
 render http.conf 00-http.conf
 render internal.conf 10-internal.conf
 render static-location.conf static-location.inc
