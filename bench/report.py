@@ -21,6 +21,9 @@ TARGETS = {  # ratio: (target, higher is better, what it means)
     "uwsgi_full_vs_gunicorn_full": (None, True, "APP_SERVER=uwsgi against Gunicorn, both full, hello-world"),
     "through_nginx_vs_direct": (0.80, True, "through Nginx keeps at least 80% of direct throughput (hello-world)"),
     "items_through_nginx_vs_direct": (0.80, True, "through Nginx keeps at least 80% of direct throughput (realistic)"),
+    "uwsgi_vs_default_through_nginx": (
+        1.5, True, "the fastest set-up (uWSGI, uwsgi_pass) at least 1.5x the default (Gunicorn sync), both full, "
+        "through Nginx on the app's socket, hello-world"),
     "gthread_vs_sync": (None, True, "gthread (3 x 4 threads) against sync (3 workers)"),
     "waiting_gevent_vs_sync": (None, True, "gevent against sync, endpoint waiting 50 ms (section below)"),
     "waiting_gevent_vs_gthread": (None, True, "gevent against gthread 3 x 4, endpoint waiting 50 ms"),

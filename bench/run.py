@@ -169,23 +169,44 @@ class Uwsgi:
 
 class Nginx:
     """Our Nginx configuration (TLS off, high rate limit) in the bundle's Nginx image, on the host
-    network, proxying to Gunicorn on 127.0.0.1:8000 (the `app` name resolves to it)."""
+    network, proxying to the app on 127.0.0.1:8000 (the `app` name resolves to it), or, given a
+    folder, to the app's Unix socket in it, as compose.yaml runs them (`env` says what the app is)."""
 
-    url = "http://127.0.0.1:8080"  # the plain server's port, on the host network
-
-    def __init__(self):
-        self.name = f"flaskobs-bench-nginx-{os.getpid()}"
+    def __init__(self, port: int = 8080, socket_dir: Path | None = None, **env: str):
+        self.name = f"flaskobs-bench-nginx-{port}-{os.getpid()}"
+        self.port, self.socket_dir, self.env = port, socket_dir, env
+        self.url = f"http://127.0.0.1:{port}"  # the plain server's port, on the host network
 
     def start(self) -> None:
-        subprocess.run(nginx_run(image_vars()["NGINX_IMAGE"], "-d", "--rm", "--name", self.name, "--network", "host",
-                                 "-v", f"{DEMO.static}:/srv/static:ro",
-                                 env={"TLS": "off", "SERVER_NAME": "127.0.0.1", "RATE_LIMIT": "1000000r/s",
-                                      "RATE_LIMIT_BURST": "1000000", "APP_STATIC_DIR": str(DEMO.static)}),
-                       check=True, capture_output=True)
-        wait_until(lambda: answers("http://127.0.0.1:8081/nginx-health"), 10, "Nginx to answer")
+        mounts = ["-v", f"{DEMO.static}:/srv/static:ro"]
+        env = {"TLS": "off", "SERVER_NAME": "127.0.0.1", "RATE_LIMIT": "1000000r/s", "RATE_LIMIT_BURST": "1000000",
+               "APP_STATIC_DIR": str(DEMO.static), "NGINX_HTTP_LISTEN": str(self.port),
+               "NGINX_HTTPS_LISTEN": str(self.port + 363), "NGINX_INTERNAL_LISTEN": str(self.port + 1),
+               "NGINX_FALLBACK_LISTEN": f"127.0.0.1:{self.port + 2}", **self.env}
+        if self.socket_dir:
+            mounts += ["-v", f"{self.socket_dir}:/srv/app-socket"]
+            env["APP_UPSTREAM"] = "unix:/srv/app-socket/app.sock"
+        subprocess.run(nginx_run(image_vars()["NGINX_IMAGE"], "-d", "--name", self.name, "--network", "host",
+                                 *mounts, env=env), check=True, capture_output=True)
+        try:
+            wait_until(lambda: answers(f"http://127.0.0.1:{self.port + 1}/nginx-health"), 10, "Nginx to answer")
+        except AssertionError as exc:
+            logs = subprocess.run(["docker", "logs", self.name], capture_output=True, text=True).stderr[-2000:]
+            raise AssertionError(f"{exc}\n{logs}") from None
 
     def stop(self) -> None:
         subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
+
+
+def socket_dir(workdir: Path, name: str) -> Path:
+    """A folder for the app's socket that Nginx's worker (another user) can reach; the socket is 0666."""
+    path = workdir / name
+    path.mkdir(parents=True, exist_ok=True)
+    for folder in (path, *path.parents):
+        if folder == Path("/"):
+            break
+        folder.chmod(folder.stat().st_mode | 0o711)
+    return path
 
 
 EXEMPLAR_PAIR = ("hello: + metrics", "hello: + metrics, exemplars off")
@@ -225,15 +246,32 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> tupl
          "/api/items?limit=20"),
     ]
     nginx, cpu_split = None, {}
+    proxies = []  # the compose set-ups: Nginx on the app's Unix socket, one hop trusted
     if with_nginx:
         # gthread: Nginx keeps upstream connections alive with it (sync workers close each one).
         direct = ours(workdir, "direct", GUNICORN_BIND="127.0.0.1:8000", GUNICORN_WORKER_CLASS="gthread",
                       GUNICORN_THREADS=4, **full)
         specs.append(("hello: full gthread, direct :8000", direct, "/api/hello"))
-    variants = []
+        trusted = {f"PROXY_FIX_X_{h}": 1 for h in ("FOR", "PROTO", "HOST", "PREFIX")}
+        default_dir, uwsgi_dir = socket_dir(workdir, "sock-default"), socket_dir(workdir, "sock-uwsgi")
+        specs += [
+            ("hello: full, default (sync) on its socket", ours(workdir, "default-socket",
+                                                               GUNICORN_BIND=f"unix:{default_dir}/app.sock",
+                                                               **trusted, **full), "/healthz"),
+            ("hello: full, APP_SERVER=uwsgi on its socket", ours_uwsgi(workdir, "uwsgi-socket", APP_PROTOCOL="uwsgi",
+                                                                       GUNICORN_BIND=f"unix:{uwsgi_dir}/app.sock",
+                                                                       **trusted, **full), "/healthz"),
+        ]
+        proxies = [(Nginx(8090, default_dir), "hello: full, default (sync), through Nginx"),
+                   (Nginx(8100, uwsgi_dir, APP_SERVER="uwsgi"), "hello: full, APP_SERVER=uwsgi, through Nginx")]
+    variants, behind = [], []  # behind: servers reached only through an Nginx below
     try:
         for name, server, path in specs:
-            variants.append(start_gunicorn(server, name, path))
+            variant = start_gunicorn(server, name, path)
+            (behind if server.socket_path or server.env.get("APP_PROTOCOL") == "uwsgi" else variants).append(variant)
+        for proxy, name in proxies:
+            proxy.start()
+            variants.append(Variant(name, proxy.url + "/api/hello", proxy.stop))
         if with_nginx:  # the same server as the row above, on the realistic endpoint
             variants.append(Variant("items: full gthread, direct :8000", direct.url + "/api/items?limit=20"))
         if shutil.which(str(Path(sys.executable).with_name("uwsgi"))):
@@ -271,7 +309,7 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> tupl
                 runs["through_nginx"].append(cpu_per_request(nginx.url + "/api/hello", seconds, groups))
             cpu_split = {path: {g: statistics.median(r[g] for r in rs) for g in groups} for path, rs in runs.items()}
     finally:
-        for v in variants:
+        for v in [*variants, *behind]:
             v.stop()
         if nginx:
             nginx.stop()
@@ -471,6 +509,10 @@ PAIRS = {
     "uwsgi_full_vs_gunicorn_full": ("hello: + metrics + logs, APP_SERVER=uwsgi", "hello: + metrics + logs"),
     "gthread_vs_sync": ("hello: full, gthread 3x4", "hello: + metrics + logs"),
     "through_nginx_vs_direct": ("hello: full gthread, through Nginx", "hello: full gthread, direct :8000"),
+    # The goal's pair: the fastest supported set-up against the default one, both fully
+    # instrumented behind Nginx on the app's socket, as `make up` runs them.
+    "uwsgi_vs_default_through_nginx": ("hello: full, APP_SERVER=uwsgi, through Nginx",
+                                       "hello: full, default (sync), through Nginx"),
     "items_through_nginx_vs_direct": ("items: full gthread, through Nginx", "items: full gthread, direct :8000"),
     "exporter_documented_vs_bare": ("hello: exporter's documented setup", "hello: bare app"),
     "otel_vs_bare": ("hello: OpenTelemetry Flask + Prometheus", "hello: bare app"),
