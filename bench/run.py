@@ -222,6 +222,9 @@ def throughput(workdir: Path, reps: int, seconds: int, with_nginx: bool) -> tupl
     full = {"LOGSTASH_HOST": "127.0.0.1", "LOGSTASH_PORT": sink_port}
     specs = [
         ("hello: bare app", ours(workdir, "bare", **bare), "/api/hello"),
+        # Every other Gunicorn row takes the C parser (gunicorn_h1c, http_parser=auto); this one not.
+        ("hello: bare app, Python parser", ours(workdir, "bare-pyparser", GUNICORN_HTTP_PARSER="python", **bare),
+         "/api/hello"),
         ("hello: + metrics", ours(workdir, "metrics", GUNICORN_ACCESS_LOG="false"), "/api/hello"),
         ("hello: + metrics, exemplars off", ours(workdir, "metrics-noexemplars", GUNICORN_ACCESS_LOG="false",
                                                   METRICS_EXEMPLARS="false"), "/api/hello"),
@@ -503,6 +506,7 @@ PAIRS = {
     "hello_ours_full_vs_exporter_documented": ("hello: + metrics + logs", "hello: exporter's documented setup"),
     "hello_ours_metrics_vs_exporter_documented": ("hello: + metrics", "hello: exporter's documented setup"),
     "hello_ours_full_vs_otel": ("hello: + metrics + logs", "hello: OpenTelemetry Flask + Prometheus"),
+    "h1c_vs_python_parser": ("hello: bare app", "hello: bare app, Python parser"),
     "uwsgi_vs_gunicorn_bare": ("hello: bare app on uWSGI", "hello: bare app"),
     "uwsgi_full_vs_bare": ("hello: + metrics + logs, APP_SERVER=uwsgi", "hello: bare app, APP_SERVER=uwsgi"),
     "items_uwsgi_full_vs_bare": ("items: + metrics + logs, APP_SERVER=uwsgi", "items: bare app, APP_SERVER=uwsgi"),

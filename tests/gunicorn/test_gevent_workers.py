@@ -155,7 +155,7 @@ def test_idle_keep_alive_connections_do_not_hold_the_stop(tmp_path):
             assert session.get(server.url + "/hello", timeout=10).status_code == 200
         took, statuses = stop_while_waiting(server, 4, 1.0)
         assert statuses == [200] * 4
-        assert took < 5, f"the stop took {took:.1f} s with idle keep-alive connections open"
+        assert took < 5, f"the stop took {took:.1f} s with idle keep-alive connections open\n{server.output()[-3000:]}"
         assert "idle keep-alive connections to stop sooner" in server.output()
     finally:
         for session in sessions:

@@ -1,7 +1,8 @@
 """Requests that smuggle or confuse, sent on raw sockets to each supported server speaking HTTP
 directly (no Nginx in front, which refuses them itself: tests/integration/test_proxy_faults.py).
 
-Gunicorn refuses every one with a 400. uWSGI's HTTP parser accepts most (it reads one of two
+Gunicorn refuses every one with a 400, under its Python parser and its C parser (gunicorn_h1c)
+alike. uWSGI's HTTP parser accepts most (it reads one of two
 Content-Lengths, ignores Transfer-Encoding, unfolds headers): what holds under both is that a
 request hidden in another's body is never served, since uWSGI answers one request per connection
 (APP_PROTOCOL=http says Connection: close). README, "uWSGI instead of Gunicorn"."""
@@ -9,7 +10,8 @@ request hidden in another's body is never served, since uWSGI answers one reques
 import socket
 
 import pytest
-from support.uwsgi import Uwsgi, servers
+from support.gunicorn import Gunicorn
+from support.uwsgi import Uwsgi
 
 HELLO = r'flask_http_request_total\{method="GET",status="200"\}'
 SMUGGLED = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -41,9 +43,16 @@ def statuses(port: int, data: bytes) -> list[int]:
     return [int(line.split()[1]) for line in received.split(b"\r\n") if line.startswith(b"HTTP/1.")]
 
 
-@pytest.fixture(scope="module", params=servers())
+@pytest.fixture(scope="module", params=[
+    # Gunicorn's C parser (gunicorn_h1c, which the image's `auto` takes) must refuse all the
+    # Python parser refuses; `fast` fails the start if it is not installed.
+    pytest.param((Gunicorn, {"GUNICORN_HTTP_PARSER": "python"}), id="gunicorn-python-parser"),
+    pytest.param((Gunicorn, {"GUNICORN_HTTP_PARSER": "fast"}), id="gunicorn-h1c-parser"),
+    pytest.param((Uwsgi, {}), id="uwsgi"),
+])
 def server(request, tmp_path_factory):
-    with request.param(tmp_path_factory.mktemp(request.param.__name__.lower()), GUNICORN_WORKERS=1) as running:
+    kind, env = request.param
+    with kind(tmp_path_factory.mktemp(kind.__name__.lower()), GUNICORN_WORKERS=1, **env) as running:
         yield running
 
 

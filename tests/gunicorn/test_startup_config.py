@@ -23,6 +23,7 @@ def start(env: dict, cwd=ROOT / "tests") -> subprocess.CompletedProcess:
     ({"GUNICORN_WORKERS": "0"}, "GUNICORN_WORKERS=0 is out of range; allowed: 1..256"),
     ({"GUNICORN_WORKER_CLASS": "eventlet"},
      "GUNICORN_WORKER_CLASS='eventlet' is not allowed; allowed: sync, gthread, gevent"),
+    ({"GUNICORN_HTTP_PARSER": "c"}, "GUNICORN_HTTP_PARSER='c' is not allowed; allowed: auto, python, fast"),
     ({"METRICS_PORT": "99999"}, "METRICS_PORT=99999 is out of range; allowed: 1..65535"),
     ({"METRICS_HOST": "localhost"}, "METRICS_HOST='localhost' is not an IP address; examples: 127.0.0.1"),
     ({"GUNICORN_SHUTDOWN_DELAY": "soon"}, "GUNICORN_SHUTDOWN_DELAY='soon' is not a whole number; allowed: 0..60"),
