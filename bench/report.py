@@ -55,6 +55,29 @@ def _chart(results: dict, path: Path) -> bool:
     return True
 
 
+def breakdown_lines(split: dict | None, hello: dict | None) -> list[str]:
+    """Where a hello-world request's CPU goes, direct and through Nginx: Nginx's workers, Gunicorn's
+    own work (its worker's CPU per request less the in-worker call), the app, our hooks."""
+    if not split or not hello:
+        return []
+    d, n = split["direct"], split["through_nginx"]
+    app, hooks = hello["bare"], hello["full"] - hello["bare"]
+    rows = [("Nginx's workers", 0.0, n["nginx_workers"]),
+            ("Gunicorn: parsing, sockets, its loop", d["gunicorn_workers"] - hello["full"],
+             n["gunicorn_workers"] - hello["full"]),
+            ("the app (Flask, the view)", app, app),
+            ("our hooks (metrics, logs, access line)", hooks, hooks)]
+    lines = ["", "## Where a request's CPU goes", "",
+             "Microseconds per hello-world request (full instrumentation, gthread 3 x 4): the workers' CPU per",
+             "request above, less the in-worker call measured alone (the table above); so Gunicorn's row is",
+             "what its worker spends around the app, and the app's own extra work behind Nginx (more headers,",
+             "ProxyFix, the forwarded id) counts in it too.", "",
+             "| part | direct | through Nginx |", "|---|---|---|"]
+    lines += [f"| {name} | {a:.0f} | {b:.0f} |" for name, a, b in rows]
+    lines.append(f"| total | {sum(r[1] for r in rows):.0f} | {sum(r[2] for r in rows):.0f} |")
+    return lines
+
+
 def instruction_lines(measured: dict | None) -> list[str]:
     """The steady figures: instructions per request in the worker (bench/instructions.py)."""
     if not measured:
@@ -157,6 +180,7 @@ def write_report(results: dict, docs: Path) -> None:
                       "a steadier figure than the throughput ratio, whose rounds move by more than the 2% bound."]
         lines += ["", "Gunicorn itself (HTTP parsing, sockets, its worker loop) adds a few hundred microseconds",
                   "a request on top of these: see the CPU per request of Gunicorn's workers above."]
+        lines += breakdown_lines(split, cost.get("hello"))
     lines += instruction_lines(results.get("instructions"))
     sc = results["scrape"]
     lines += [

@@ -4,7 +4,7 @@ their spreads, and the instruction table of the report."""
 
 import pytest
 
-from bench.report import instruction_lines
+from bench.report import breakdown_lines, instruction_lines
 from bench.run import EXEMPLAR_PAIR, ratio_spreads, ratios, waiting_ratios
 
 
@@ -43,3 +43,13 @@ def test_instruction_table_shows_kept_share_and_repeat():
     assert "| 1,000 |" in row and "| 0.901 |" in row and "| 0.800 |" in row and row.endswith("| 0.10% |")
     assert "by 2.00% (hello)" in lines[-1]
     assert instruction_lines(None) == []
+
+
+def test_the_cpu_breakdown_splits_each_workers_time_and_adds_up():
+    split = {"direct": {"gunicorn_workers": 300.0, "nginx_workers": 0.0},
+             "through_nginx": {"gunicorn_workers": 360.0, "nginx_workers": 86.0}}
+    lines = breakdown_lines(split, {"bare": 60.0, "full": 75.0})
+    assert "| Gunicorn: parsing, sockets, its loop | 225 | 285 |" in lines
+    assert "| our hooks (metrics, logs, access line) | 15 | 15 |" in lines
+    assert lines[-1] == "| total | 300 | 446 |"  # each column: the workers' CPU, Nginx's included
+    assert breakdown_lines(None, {"bare": 1.0, "full": 2.0}) == []  # no Nginx run: no section
