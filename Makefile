@@ -184,8 +184,8 @@ bench: venv build-ca ## Measure what instrumentation costs; writes docs/benchmar
 	@$(PY) -m bench.run $(BENCH_ARGS)
 
 lock: ## Re-pin requirements.txt (flaskobs, its dependencies and the image's extras) from pyproject.toml
-	@d=$$(mktemp -d); $(PYTHON) -m venv $$d; $$d/bin/pip install -q '.[gevent,uwsgi,fast]'; \
-	 { echo "# flaskobs and its dependencies, gevent, gunicorn_h1c and uWSGI, pinned: what the app image installs (regenerate: make lock)."; \
+	@d=$$(mktemp -d); $(PYTHON) -m venv $$d; $$d/bin/pip install -q '.[gevent,uwsgi]'; \
+	 { echo "# flaskobs and its dependencies, gevent and uWSGI, pinned: what the app image installs (regenerate: make lock)."; \
 	   $$d/bin/pip freeze --exclude flaskobs; } > requirements.txt; \
 	 rm -rf $$d build flaskobs.egg-info; echo "lock: wrote requirements.txt"
 

@@ -15,7 +15,7 @@ TARGETS = {  # ratio: (target, higher is better, what it means)
     "hello_ours_full_vs_otel": (1.0, True, "ours (metrics + logs) beats OpenTelemetry's Flask instrumentation"),
     "exporter_documented_vs_bare": (None, True, "the exporter's documented setup against the bare app"),
     "otel_vs_bare": (None, True, "OpenTelemetry's instrumentation against the bare app"),
-    "h1c_vs_python_parser": (None, True, "Gunicorn's C parser (gunicorn_h1c, the image's) against its Python parser"),
+    "h1c_vs_python_parser": (None, True, "Gunicorn's C parser (gunicorn_h1c, not in the image) against its Python one"),
     "uwsgi_vs_gunicorn_bare": (None, True, "uWSGI against Gunicorn, bare app (the seeds' alternative)"),
     "uwsgi_full_vs_bare": (0.90, True, "APP_SERVER=uwsgi, full instrumentation keeps 90% of bare, hello-world"),
     "items_uwsgi_full_vs_bare": (None, True, "full instrumentation under APP_SERVER=uwsgi, realistic endpoint"),

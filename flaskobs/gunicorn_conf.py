@@ -56,11 +56,11 @@ try:
     # Gunicorn accepts too, so the app answers it, not Gunicorn's HTML 414.
     limit_request_line = 8190
     # Gunicorn's HTTP parser: auto (its default) takes the C parser gunicorn_h1c when it is
-    # installed (the app image has it), python forces the pure-Python one, fast requires the C one.
+    # installed (not in the app image), python forces the pure-Python one, fast requires the C one.
     http_parser = env_choice(_env, "GUNICORN_HTTP_PARSER", "auto", ("auto", "python", "fast"))
     if http_parser == "fast" and importlib.util.find_spec("gunicorn_h1c") is None:
         raise ConfigError("GUNICORN_HTTP_PARSER=fast needs gunicorn_h1c, which is not installed: "
-                          "pip install 'flaskobs[fast]' (the app image has it)")
+                          "pip install 'flaskobs[fast]'")
     # Recycle workers now and then (a guard against leaks); the jitter spreads restarts out.
     max_requests = env_int(_env, "GUNICORN_MAX_REQUESTS", 10000, low=0, high=10**9)
     max_requests_jitter = env_int(_env, "GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10, low=0, high=10**9)
