@@ -179,7 +179,7 @@ test-e2e: venv build-ca ## On a host with registry access: also the Grafana, Ela
 lint: venv ## Lint: ruff and bandit (Python), hadolint (Dockerfiles), yamllint (YAML)
 	@$(PY) -m pytest -q tests/unit/test_lint.py
 
-bench: venv build-ca ## Measure what instrumentation costs; writes docs/benchmarks.md (about 22 min; needs wrk, valgrind)
+bench: venv build-ca ## Measure what instrumentation costs; writes docs/benchmarks.md (about 27 min; needs wrk, valgrind)
 	@$(PY) -m pip install -q -r requirements-bench.txt
 	@$(PY) -m bench.run $(BENCH_ARGS)
 

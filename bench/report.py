@@ -229,7 +229,7 @@ def write_report(results: dict, docs: Path) -> None:
         "- One log call's tail is mostly the write to stdout: compare Flask's default logging, which does",
         "  only that write.",
         "", "## Reproduce", "",
-        "`make bench` (about 12 minutes; `make bench BENCH_ARGS=--quick` for a 4-minute pass). It needs wrk",
+        "`make bench` (about 27 minutes; `make bench BENCH_ARGS=--quick` for a shorter pass). It needs wrk",
         "(`apt-get install wrk`); the Nginx rows and the stack start-up need Docker and the bundle's images.",
         "",
         "",
