@@ -20,19 +20,18 @@ ifneq ($(words $(PROXY))$(filter $(PROXY),$(ALL_PROXIES)),1$(PROXY))
 $(error PROXY=$(PROXY) is not allowed; allowed: nginx, caddy)
 endif
 PROXY_FILE := $(if $(filter caddy,$(PROXY)),-f compose/proxy-caddy.yaml)
-# The app's server: gunicorn (default) or uwsgi; from the command line, else from .env. Exported,
-# so Compose hands the checked value to the app and Nginx.
+# The app's server: gunicorn (default) or uwsgi; from the command line, else from .env. Compose gets
+# the checked value (COMPOSE_BASE); it is not exported to other recipes (make test).
 APP_SERVER ?= $(or $(shell sed -n 's/^APP_SERVER=\([^ \#]*\).*/\1/p' .env 2>/dev/null | tail -n1),gunicorn)
 ALL_APP_SERVERS := gunicorn uwsgi
 ifneq ($(words $(APP_SERVER))$(filter $(APP_SERVER),$(ALL_APP_SERVERS)),1$(APP_SERVER))
 $(error APP_SERVER=$(APP_SERVER) is not allowed; allowed: gunicorn, uwsgi)
 endif
-export APP_SERVER
 # Later files win: pinned images < air-gapped images < your .env.
 ENV_FILES := --env-file compose/images.env $(if $(wildcard .airgap.env),--env-file .airgap.env) $(if $(wildcard .env),--env-file .env)
 # The app publishes its own port only when it runs without Nginx.
 COMPOSE_FILES := -f compose/compose.yaml $(PROXY_FILE) $(if $(filter-out app,$(PROFILE_LIST)),,-f compose/publish-app.yaml)
-COMPOSE_BASE := docker compose -p $(PROJECT) --project-directory compose $(ENV_FILES)
+COMPOSE_BASE := env APP_SERVER=$(APP_SERVER) docker compose -p $(PROJECT) --project-directory compose $(ENV_FILES)
 COMPOSE := $(COMPOSE_BASE) $(COMPOSE_FILES)
 # compose.yaml builds your APP_DIR with this checkout's app.Dockerfile, by absolute path.
 export FLASKOBS_DIR := $(CURDIR)

@@ -12,6 +12,10 @@ import os
 import pytest
 
 TIERS = ("unit", "gunicorn", "config", "integration")
+# Each test says which server it deploys (its env file, its process's env); a value in the shell
+# that runs pytest (or exported by make) would switch every stack under the tests.
+for _inherited in ("APP_SERVER", "APP_PROTOCOL"):
+    os.environ.pop(_inherited, None)
 
 
 def tier_of(item) -> str:
