@@ -124,6 +124,18 @@ def when_ready(server):
         server.log.info("metrics on %s:%d", _metrics_host, _metrics_port)
 
 
+def post_fork(server, worker):
+    """Until init_process installs the worker's own signal handlers (for gevent, after its
+    patching, which takes a while), a new worker runs the master's, which only queue a signal for
+    the master's loop: a stop sent then was lost, and the worker served on until the master's
+    SIGKILL at the graceful timeout (1 stop in 6 under load, a stop right after a start). Here
+    such a signal ends the worker's loop as soon as it has booted."""
+    def stop_after_boot(signum, frame):
+        worker.alive = False
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(signum, stop_after_boot)
+
+
 def post_worker_init(worker):
     from flaskobs.gunicorn_logging import STDOUT
     STDOUT.rearm()  # after gevent's worker patched threading; no access line is written before this
