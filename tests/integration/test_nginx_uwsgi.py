@@ -38,8 +38,9 @@ def stack(tmp_path):
         server.start()  # answering over the uwsgi protocol on its socket, as the health check asks
         subprocess.run(nginx_run(image_vars()["NGINX_IMAGE"], "-d", "--name", name, "-p", "127.0.0.1::8080",
                                  "-v", f"{shared}:/srv/app-socket",
-                                 env={"TLS": "off", "SERVER_NAME": "127.0.0.1", "APP_PROTOCOL": "uwsgi",
-                                      "APP_UPSTREAM": "unix:/srv/app-socket/app.sock", "APP_URL_PREFIX": "/shop",
+                                 env={"TLS": "off", "SERVER_NAME": "127.0.0.1", "APP_SERVER": "uwsgi",
+                                      "APP_PROTOCOL": "uwsgi", "APP_UPSTREAM": "unix:/srv/app-socket/app.sock",
+                                      "APP_URL_PREFIX": "/shop",
                                       "CLIENT_MAX_BODY_SIZE": "1k", "RATE_LIMIT": "10000r/s"}),
                        check=True, capture_output=True, timeout=60)
         port = subprocess.run(["docker", "port", name, "8080"], capture_output=True, text=True,
