@@ -18,6 +18,7 @@ import threading
 from flaskobs import bind as _bind
 from flaskobs import settings as _settings
 from flaskobs.app_loader import check_module
+from flaskobs.delayed_stop import shutdown_delay
 from flaskobs.settings import ConfigError, env_bool, env_choice, env_int
 
 _env = os.environ
@@ -48,7 +49,7 @@ try:
     # Seconds the master keeps serving after SIGTERM before it stops as Gunicorn does (closing its
     # listener, then letting workers finish): time for a balancer that finds replicas by DNS to stop
     # sending here (Swarm: swarm.yaml). 0: stop at once, as Gunicorn does.
-    _shutdown_delay = env_int(_env, "GUNICORN_SHUTDOWN_DELAY", 0, low=0, high=60)
+    _shutdown_delay = shutdown_delay(_env)
     # Longer than Nginx's upstream keepalive_timeout, so Gunicorn never closes a connection
     # Nginx is about to reuse.
     keepalive = env_int(_env, "GUNICORN_KEEPALIVE", 75, low=0, high=3600)

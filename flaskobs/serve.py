@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         sys.stderr.write(f"configuration error: {exc}\n")
         sys.exit(2)
+    from .delayed_stop import shutdown_delay
     from .settings import env_choice
     try:
         server = env_choice(env, "APP_SERVER", "gunicorn", APP_SERVERS)
@@ -89,9 +90,13 @@ def main(argv: list[str] | None = None) -> None:
                 raise ConfigError("APP_PROTOCOL=uwsgi needs APP_SERVER=uwsgi; Gunicorn speaks http only")
             executable, command = sys.executable, [sys.executable, "-m", "gunicorn", "-c",
                                                    "python:flaskobs.gunicorn_conf", *argv]
+        delay = shutdown_delay(env)
     except ConfigError as exc:
         sys.stderr.write(f"configuration error: {exc}\n")
         sys.exit(2)
+    if server == "uwsgi" and delay:  # uWSGI cannot hold a stop back itself (delayed_stop.py)
+        from .delayed_stop import run
+        sys.exit(run(executable, command, env, delay, keep_fds=(int(env[STDOUT_FD_VAR]),)))
     # Replaced by the server, which becomes the container's PID 1; no shell, fixed arguments.
     os.execve(executable, command, env)  # noqa: S606  # nosec B606
 

@@ -112,8 +112,8 @@ def command(env: Mapping[str, str], uwsgi: str) -> list[str]:
     if address.startswith("unix:"):
         args += ["--chmod-socket=666", "--vacuum"]  # an optional argument: only with "="
     if env.get("PROMETHEUS_MULTIPROC_DIR") and env_bool(env, "METRICS_ENABLED", True):
-        # exec: no shell in between, so uWSGI stops the server itself. flaskobs-serve execs uWSGI:
-        # its pid is the master's.
-        daemon = f"exec {sys.executable} -m flaskobs.uwsgi_metrics {metrics_host} {metrics_port} {os.getpid()}"
+        # exec: no shell in between, so uWSGI stops the server itself, and the server's parent is
+        # the master whose children it watches.
+        daemon = f"exec {sys.executable} -m flaskobs.uwsgi_metrics {metrics_host} {metrics_port}"
         args += ["--attach-daemon2", f"cmd={daemon},stopsignal=15"]
     return args

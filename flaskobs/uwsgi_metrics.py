@@ -126,11 +126,12 @@ def note_exit_reason() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    host, port, master = (sys.argv[1:] if argv is None else argv)[:3]
+    host, port = (sys.argv[1:] if argv is None else argv)[:2]
+    master = os.getppid()  # uWSGI's master, which started this server (--attach-daemon2)
     env = os.environ
     directory = env["PROMETHEUS_MULTIPROC_DIR"]
     from .uwsgi_conf import default_workers
-    workers = UwsgiWorkers(int(master), directory, env_int(env, "UWSGI_WORKERS", default_workers(), low=1, high=256))
+    workers = UwsgiWorkers(master, directory, env_int(env, "UWSGI_WORKERS", default_workers(), low=1, high=256))
     from .settings import load
     cfg = load(env)
     queue_dir = cfg.log_queue_dir if cfg.logstash_host and "LOG_QUEUE_DIR" in env else None

@@ -50,10 +50,19 @@ class Uwsgi(Gunicorn):
             wait_until(self.loaded, 20, "every uWSGI worker to have loaded the app", 0.1)
         return super().stop(sig, timeout)
 
+    def master(self) -> int:
+        """uWSGI's master: flaskobs-serve itself, or its child when it holds a stop back
+        (GUNICORN_SHUTDOWN_DELAY, flaskobs/delayed_stop.py)."""
+        if b"flaskobs.serve" in Path(f"/proc/{self.proc.pid}/cmdline").read_bytes():
+            children = child_pids(self.proc.pid)
+            if len(children) == 1:
+                return children.pop()
+        return self.proc.pid
+
     def workers(self) -> set[int]:
         """The master's children but its metrics server."""
         found = set()
-        for pid in child_pids(self.proc.pid):
+        for pid in child_pids(self.master()):
             try:
                 if b"uwsgi_metrics" not in Path(f"/proc/{pid}/cmdline").read_bytes():
                     found.add(pid)
