@@ -1,6 +1,6 @@
-"""Faults under load, through Nginx (the `proxy` profile with the demo): a worker killed mid-request
-costs at most the requests it had in flight, and a crashed app container comes back by itself
-without losing what it acknowledged."""
+"""Faults under load, through Nginx (the `proxy` profile with the demo, under each supported
+server): a worker killed mid-request costs at most the requests it had in flight, and a crashed
+app container comes back by itself without losing what it acknowledged."""
 
 import os
 import signal
@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 import requests
-from support.apps import DEMO
+from support.apps import DEMO, DEMO_UWSGI
 from support.docker import require_images
 from support.gunicorn import child_pids
 from support.stack import compose_stack
@@ -21,12 +21,14 @@ pytestmark = pytest.mark.stack("proxy")
 CLIENTS = 4
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+@pytest.fixture(scope="module", params=[DEMO, DEMO_UWSGI], ids=lambda app: app.server)
+def stack(request, tmp_path_factory):
     require_images("PYTHON_IMAGE", "DEBIAN_IMAGE", "NGINX_IMAGE")
-    workdir = tmp_path_factory.mktemp("faults")
-    with compose_stack("faults", ["proxy"], workdir, RATE_LIMIT="100000r/s", RATE_LIMIT_BURST="100000",
-                       GUNICORN_WORKERS="4", **DEMO.env()) as running:
+    app = request.param
+    workdir = tmp_path_factory.mktemp(f"faults-{app.server}")
+    with compose_stack(f"faults-{app.server}", ["proxy"], workdir, RATE_LIMIT="100000r/s",
+                       RATE_LIMIT_BURST="100000", **{**app.env(), "GUNICORN_WORKERS": "4", "UWSGI_WORKERS": "4"},
+                       ) as running:
         running.certs = workdir / "certs" / "tls.crt"
         yield running
 
@@ -38,15 +40,23 @@ def container_pid(stack, service: str) -> int:
                               check=True).stdout)
 
 
-def gunicorn_workers(stack) -> set[int]:
-    """Host pids of the app container's Gunicorn workers: the children of the process with children
-    under the container's init."""
+def cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def app_workers(stack) -> set[int]:
+    """Host pids of the app container's workers: the children of the process with children under
+    the container's init (Gunicorn's master, or uWSGI's, whose metrics server is not a worker)."""
     init = container_pid(stack, "app")
     for master in child_pids(init) | {init}:
-        workers = child_pids(master)
+        workers = {pid for pid in child_pids(master) if b"uwsgi_metrics" not in cmdline(pid)}
         if workers and all(not child_pids(w) for w in workers):
             return workers
-    raise AssertionError("no Gunicorn master found in the app container")
+    raise AssertionError("no app server's master found in the app container")
 
 
 def state(pid: int) -> str:
@@ -102,7 +112,7 @@ def kill_a_busy_worker(stack) -> float:
     """SIGKILL a worker caught running (so, most likely, in the middle of a request)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        for pid in gunicorn_workers(stack):
+        for pid in app_workers(stack):
             if state(pid) == "R":
                 os.kill(pid, signal.SIGKILL)
                 return time.monotonic()
@@ -117,7 +127,7 @@ def test_a_killed_worker_costs_at_most_its_requests_in_flight(stack):
         kills = []
         for _ in range(3):
             kills.append(kill_a_busy_worker(stack))
-            wait_until(lambda: len(gunicorn_workers(stack)) == 4, 30, "the worker replaced")
+            wait_until(lambda: len(app_workers(stack)) == 4, 30, "the worker replaced")
             settled = len(load.outcomes)
             wait_until(lambda s=settled: len(load.outcomes) > s + 50, 30, "traffic after the kill")
     assert len(load.outcomes) > 200

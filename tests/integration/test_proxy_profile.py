@@ -1,7 +1,8 @@
-"""The `proxy` profile: Nginx in front of Gunicorn, tested from the outside through the
+"""The `proxy` profile: Nginx in front of the app server, tested from the outside through the
 published ports, and from inside the compose network where the test needs another client.
-Nginx's own behaviour, with the demo behind it (test_metrics_profile.py proves the request
-path through Nginx for both apps)."""
+Nginx's own behaviour, with the demo behind it under each supported server (Gunicorn over
+proxy_pass, uWSGI over uwsgi_pass): every answer below is the same under both
+(test_metrics_profile.py proves the request path through Nginx for both apps)."""
 
 import collections
 import json
@@ -14,7 +15,7 @@ import uuid
 
 import pytest
 import requests
-from support.apps import DEMO
+from support.apps import DEMO, DEMO_UWSGI
 from support.checks import assert_json_error
 from support.docker import require_images
 from support.proxy_checks import (
@@ -27,16 +28,18 @@ from support.stack import compose_stack
 from support.waiting import wait_until
 
 pytestmark = pytest.mark.stack("proxy")
+SERVERS = [DEMO, DEMO_UWSGI]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """One TLS proxy stack for the module; a tight rate limit makes the burst test short."""
+@pytest.fixture(scope="module", params=SERVERS, ids=lambda app: app.server)
+def stack(request, tmp_path_factory):
+    """One TLS proxy stack for the module per server; a tight rate limit makes the burst test short."""
     require_images("PYTHON_IMAGE", "DEBIAN_IMAGE", "NGINX_IMAGE")
-    workdir = tmp_path_factory.mktemp("proxy")
+    app = request.param
+    workdir = tmp_path_factory.mktemp(f"proxy-{app.server}")
     # NGINX_ACCESS_LOG_FILE=on: two access logs per request (stdout and the file for Logstash).
-    with compose_stack("proxy", ["proxy"], workdir, RATE_LIMIT="10r/s", RATE_LIMIT_BURST="10",
-                       NGINX_ACCESS_LOG_FILE="on", **DEMO.env()) as running:
+    with compose_stack(f"proxy-{app.server}", ["proxy"], workdir, RATE_LIMIT="10r/s", RATE_LIMIT_BURST="10",
+                       NGINX_ACCESS_LOG_FILE="on", **app.env()) as running:
         running.certs = workdir / "certs" / "tls.crt"
         yield running
 
@@ -460,13 +463,14 @@ def test_a_slow_client_is_cut_off_and_others_are_served(stack):
     assert closed and time.monotonic() - started < 16
 
 
-@pytest.fixture(scope="module")
-def prefixed(tmp_path_factory):
+@pytest.fixture(scope="module", params=SERVERS, ids=lambda app: app.server)
+def prefixed(request, tmp_path_factory):
     """A plain-HTTP stack serving the app under /shop, and no APP_STATIC_DIR (the app serves its
     static files)."""
     require_images("PYTHON_IMAGE", "DEBIAN_IMAGE", "NGINX_IMAGE")
-    with compose_stack("prefix", ["proxy"], tmp_path_factory.mktemp("prefix"), TLS="off",
-                       APP_URL_PREFIX="/shop", **{**DEMO.env(), "APP_STATIC_DIR": ""}) as running:
+    app = request.param
+    with compose_stack(f"prefix-{app.server}", ["proxy"], tmp_path_factory.mktemp(f"prefix-{app.server}"), TLS="off",
+                       APP_URL_PREFIX="/shop", **{**app.env(), "APP_STATIC_DIR": ""}) as running:
         yield running
 
 
