@@ -122,9 +122,6 @@ STACK ?= $(PROJECT)
 SWARM_RESOLVE_IMAGE ?= always
 swarm-stack: .env ## Write build/swarm/stack.yml for PROFILE from compose.yaml and compose/swarm.yaml
 	@[ "$(PROXY)" = nginx ] || { echo "swarm-stack: PROXY=$(PROXY) is not allowed on Swarm; allowed: nginx" >&2; exit 2; }
-	@# uWSGI would listen on the stack's network for Nginx on other nodes: over TCP, anyone on it could set
-	@# every WSGI variable (uwsgi protocol), or meet uWSGI's lenient HTTP parser (README).
-	@[ "$(APP_SERVER)" = gunicorn ] || { echo "swarm-stack: APP_SERVER=$(APP_SERVER) is not allowed on Swarm; allowed: gunicorn" >&2; exit 2; }
 	@$(COMPOSE_BASE) -f compose/compose.yaml -f compose/swarm.yaml $(PROFILE_FLAGS) config --format json \
 	  | $(PYTHON) scripts/swarm_stack.py --out $(SWARM_DIR)
 

@@ -1,5 +1,5 @@
-"""APP_SERVER (gunicorn | uwsgi), checked without a stack: the Makefile refuses an unknown one
-and keeps uWSGI off Swarm, and Compose hands the app and its proxy one protocol between them."""
+"""APP_SERVER (gunicorn | uwsgi), checked without a stack: the Makefile refuses an unknown one,
+and Compose (and the Swarm stack) hands the app and its proxy one protocol between them."""
 
 import shutil
 import subprocess
@@ -19,14 +19,10 @@ def test_an_unknown_server_stops_make_naming_the_allowed_values():
     assert good.returncode == 0 and "APP_SERVER=uwsgi (one of" in good.stdout
 
 
-def test_make_reads_app_server_from_env_file_and_keeps_uwsgi_off_swarm(tmp_path):
+def test_make_reads_app_server_from_env_file(tmp_path):
     shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
     (tmp_path / ".env").write_text("APP_SERVER=uwsgi   # gunicorn | uwsgi\n")
     assert "APP_SERVER=uwsgi (one of" in make(tmp_path, "help").stdout
-    # Over the stack's network, the uwsgi protocol would let anyone on it set every WSGI variable.
-    out = make(tmp_path, "swarm-stack")
-    assert out.returncode == 2
-    assert "swarm-stack: APP_SERVER=uwsgi is not allowed on Swarm; allowed: gunicorn" in out.stderr
     (tmp_path / ".env").write_text("APP_SERVER=mod_wsgi\n")
     assert "APP_SERVER=mod_wsgi is not allowed; allowed: gunicorn, uwsgi" in make(tmp_path, "help").stderr
 
@@ -43,6 +39,8 @@ def uwsgi_env(tmp_path_factory):
     # Clients, or Caddy, speak HTTP to it.
     ("app", ("compose/publish-app.yaml",), None, "http"),
     ("proxy", ("compose/proxy-caddy.yaml",), "caddy", "http"),
+    # On Swarm Nginx reaches the app over the stack's network: HTTP, never the uwsgi protocol.
+    ("full", ("compose/swarm.yaml",), "nginx", "http"),
 ])
 def test_the_app_and_its_proxy_agree_on_the_server(uwsgi_env, tmp_path, profile, files, proxy, protocol):
     services = compose_config([profile], uwsgi_env, files)["services"]

@@ -302,16 +302,43 @@ def app_images(cluster: Cluster) -> set[str]:
                               "--format", "{{.Image}}").stdout.split())
 
 
+def app_servers(cluster: Cluster) -> set[str]:
+    """Which server each running app replica runs, from its processes on its node."""
+    found = set()
+    for task, node in cluster.running("app"):
+        ids = cluster.swarm.docker(node, "ps", "-q", "--filter", f"name={task}.").stdout.split()
+        for cid in ids:
+            top = cluster.swarm.docker(node, "exec", cid, "sh", "-c", "cat /proc/[0-9]*/cmdline").stdout
+            found.add("uwsgi" if "uWSGI master" in top else "gunicorn" if "gunicorn" in top else top)
+    return found
+
+
 def test_a_rolling_update_fails_no_request(cluster):
+    """v1 under Gunicorn to v2 under uWSGI (APP_SERVER=uwsgi, as a redeploy with it in .env
+    updates the app): no request fails, and then every replica runs uWSGI, behind the same Nginx
+    (HTTP on the stack's network). The tests after this one run under uWSGI: the rollback, and
+    the exact counts across a lost node."""
+    assert app_servers(cluster) == {"gunicorn"}
     with Load(cluster, cluster.edge) as load:
-        update = cluster.docker("service", "update", "--image", APP_V2, "--no-resolve-image", "--detach=false",
-                                "flaskobs_app", timeout=600)
+        update = cluster.docker("service", "update", "--image", APP_V2, "--env-add", "APP_SERVER=uwsgi",
+                                "--no-resolve-image", "--detach=false", "flaskobs_app", timeout=600)
     assert update.returncode == 0, update.stderr
     assert load.answered > 300 and load.failures == [], (load.answered, load.failures[:10])
     # Every replica now runs the new image, and says so.
     assert app_images(cluster) == {APP_V2}
     pages = [get(cluster.url(node)).text for node in cluster.edge for _ in range(6)]
     assert all("v2" in page and "v1" not in page for page in pages), pages[0][:500]
+    assert app_servers(cluster) == {"uwsgi"}
+    # Under uWSGI too: each request counted once in Prometheus, its access event shipped once.
+    since = cluster.value("vector(time())")  # quiet: once every replica is scraped again, the total holds
+    wait_until(lambda: cluster.value(f'count(timestamp(up{{job="flask"}}) > {since})') == 3, 60,
+               "a scrape of every replica")
+    before = flask_total(cluster) or 0
+    ids = send_ids(cluster, "uwsgi", 30)
+    wait_until(lambda: flask_total(cluster) == before + len(ids), 60, f"Prometheus to count {before + len(ids)}")
+    events = wait_until(lambda: events_for_all(cluster, ids, "gunicorn.access"), 60,
+                        "an access event per request at the sink", 1)
+    assert len(events) == len(ids), "some events arrived twice"
 
 
 def test_an_image_that_never_gets_healthy_rolls_back_by_itself(cluster):
