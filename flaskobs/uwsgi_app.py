@@ -11,11 +11,10 @@ import logging
 import os
 import sys
 
-from .access_line import fixed_tail
-from .app_loader import inner_flask, locate
-from .logs import JsonFormatter
-from .settings import ConfigError, env_bool, identity
-from .wsgi_access import AccessLog, access_logger
+from .uwsgi_boot_signals import keep_stops_until_uwsgi_listens
+
+# First, before the app and flaskobs's own modules load (in _load): a stop that comes meanwhile.
+keep_stops_until_uwsgi_listens()
 
 FAILED_APP = 22  # UWSGI_FAILED_APP_CODE: "the app failed to load; shut down"
 
@@ -32,6 +31,11 @@ def _own_stdout(env) -> None:
 
 
 def _load():
+    from .access_line import fixed_tail
+    from .app_loader import inner_flask, locate
+    from .logs import JsonFormatter
+    from .settings import ConfigError, env_bool, identity
+    from .wsgi_access import AccessLog, access_logger
     env = os.environ
     _own_stdout(env)
     try:

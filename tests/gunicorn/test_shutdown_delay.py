@@ -9,21 +9,13 @@ import time
 import pytest
 import requests
 from support.gunicorn import Gunicorn
-from support.uwsgi import Uwsgi, servers
+from support.uwsgi import servers
 from support.waiting import wait_until
-
-
-def settled(server: Gunicorn) -> None:
-    """uWSGI 2.0 can miss a stop that reaches a worker still loading the app (README, "uWSGI
-    instead of Gunicorn", known): these tests stop a server whose workers have loaded."""
-    if isinstance(server, Uwsgi):
-        wait_until(server.loaded, 20, "every uWSGI worker to have loaded the app", 0.1)
 
 
 def answered_after_term(server: Gunicorn, until: float) -> list[tuple[float, int | str]]:
     """Send SIGTERM, then requests on new connections until `until` seconds have passed or the
     master has exited: (seconds after the signal, status or error) of each."""
-    settled(server)
     outcomes = []
     server.proc.send_signal(signal.SIGTERM)
     sent = time.monotonic()
@@ -40,7 +32,7 @@ def answered_after_term(server: Gunicorn, until: float) -> list[tuple[float, int
 def test_the_master_serves_through_the_delay_then_stops(tmp_path, kind):
     with kind(tmp_path, GUNICORN_WORKERS=2, GUNICORN_SHUTDOWN_DELAY=3) as server:
         # The worker gauge still reads the master's children (under uWSGI, no longer flaskobs-serve's).
-        assert server.value(r"gunicorn_workers(\{.*\})?") == 2
+        wait_until(lambda: server.value(r"gunicorn_workers(\{.*\})?") == 2, 10, "the gauge to read 2 workers")
         outcomes = answered_after_term(server, 2.5)
         stopped = server.stop(timeout=30)  # waits for the exit the countdown brings
     assert outcomes and all(status == 200 for _, status in outcomes), outcomes[-5:]
@@ -52,7 +44,6 @@ def test_the_master_serves_through_the_delay_then_stops(tmp_path, kind):
 @pytest.mark.parametrize("kind", servers())
 def test_a_second_sigterm_stops_at_once(tmp_path, kind):
     with kind(tmp_path, GUNICORN_WORKERS=1, GUNICORN_SHUTDOWN_DELAY=60) as server:
-        settled(server)
         server.proc.send_signal(signal.SIGTERM)
         time.sleep(0.5)  # the first signal's handler has run: the process is counting down, not stopping
         assert requests.get(server.url + "/hello", timeout=5).status_code == 200
@@ -68,4 +59,6 @@ def test_without_a_delay_the_server_stops_at_once(tmp_path, kind):
     with kind(tmp_path, GUNICORN_WORKERS=2) as server:
         outcomes = answered_after_term(server, 2.5)
         server.proc.wait(15)
-    assert not outcomes or outcomes[-1][0] < 2.0, outcomes[-5:]
+    # No answer after the first second (uWSGI's master then takes about 2 s more to exit, refusing).
+    answered = [asked for asked, status in outcomes if status == 200]
+    assert not answered or answered[-1] < 1.0, outcomes[-5:]

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 import requests
-from support.gunicorn import TESTS, free_port, stop_while_waiting
+from support.gunicorn import TESTS, Gunicorn, free_port, stop_while_waiting
 from support.uwsgi import Uwsgi
 from support.waiting import wait_until
 
@@ -138,3 +138,23 @@ def test_recycled_workers_are_counted_recycled_with_the_spread(tmp_path):
         text = server.scrape()
         assert server.value(exits.format("stopped"), text) == 0, text
         assert server.value(exits.format("killed"), text) == 0, text
+
+
+def test_a_stop_right_after_a_start_or_a_respawn_is_not_lost(tmp_path):
+    """A worker still loading the app ran the master's inherited handlers: the graceful stop's
+    SIGHUP was lost, and the master waited for that worker with no time limit (7 stops in 8
+    like the first five here hung, before flaskobs/uwsgi_boot_signals.py). Then the same right
+    after a worker recycled (UWSGI_MAX_REQUESTS) and its successor loads."""
+    stops = []
+    for attempt in range(5):
+        server = Uwsgi(tmp_path / str(attempt), GUNICORN_WORKERS=2, GUNICORN_GRACEFUL_TIMEOUT=10).start()
+        stops.append(Gunicorn.stop(server, timeout=20))  # at once, not once every worker has loaded
+    for attempt in range(3):
+        server = Uwsgi(tmp_path / f"respawn-{attempt}", GUNICORN_WORKERS=1, GUNICORN_GRACEFUL_TIMEOUT=10,
+                       UWSGI_MAX_REQUESTS=3).start()
+        first = server.workers()
+        with requests.Session() as session:
+            while server.workers() == first:  # the third request recycles the worker
+                assert session.get(server.url + "/hello", timeout=10).status_code in (200, 502)
+        stops.append(Gunicorn.stop(server, timeout=20))
+    assert all(took < 5 for took in stops), stops

@@ -4,13 +4,11 @@ speaking HTTP (APP_PROTOCOL=http) so the tests' clients reach it as they reach G
 The Gunicorn tests' settings carry over by name (GUNICORN_WORKERS -> UWSGI_WORKERS, ...), so one
 test body proves a guarantee under both servers."""
 
-import signal
 from pathlib import Path
 
 from flaskobs.healthcheck import uwsgi_status
 
 from .gunicorn import Gunicorn, child_pids
-from .waiting import wait_until
 
 SAME_MEANING = {"GUNICORN_WORKERS": "UWSGI_WORKERS", "GUNICORN_MAX_REQUESTS": "UWSGI_MAX_REQUESTS",
                 "GUNICORN_GRACEFUL_TIMEOUT": "UWSGI_WORKER_RELOAD_MERCY", "GUNICORN_TIMEOUT": "UWSGI_HARAKIRI",
@@ -36,19 +34,6 @@ class Uwsgi(Gunicorn):
         if self.env.get("APP_PROTOCOL") == "uwsgi":  # as Nginx's uwsgi_pass, and the health check, ask
             return uwsgi_status(self.env, self.ready_path) == 200
         return super().answers_ready()
-
-    def loaded(self) -> bool:
-        """Every live worker has loaded the app (uWSGI's "WSGI app 0 ... ready ... pid: N" line)."""
-        text = self.output()
-        return all(f"pid: {pid} (default app)" in text for pid in self.workers())
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> float:
-        # uWSGI 2.0 race (README, "uWSGI instead of Gunicorn"): a graceful stop that reaches a worker
-        # still loading the app after a respawn can leave the master waiting for it until the
-        # orchestrator's SIGKILL. The tests stop a settled server; test_uwsgi_server.py shows the bound.
-        if self.proc and self.proc.poll() is None and sig == signal.SIGTERM:
-            wait_until(self.loaded, 20, "every uWSGI worker to have loaded the app", 0.1)
-        return super().stop(sig, timeout)
 
     def master(self) -> int:
         """uWSGI's master: flaskobs-serve itself, or its child when it holds a stop back
