@@ -15,6 +15,8 @@ Every option below changes a uWSGI default that would break a guarantee Gunicorn
   within UWSGI_WORKER_RELOAD_MERCY, then exit, running atexit (uwsgi_app.py: the shipper flushes).
 - --buffer-size 32768: the request's headers Nginx accepts (4 x 8 KiB) fit; uWSGI's 4 KiB
   answered a 5 KiB cookie with a dropped connection (Nginx: 502).
+- --max-vars 4096: as many header fields as the buffer holds, so the app's JSON 431 answers more
+  than 100 (wsgi_limits.py, Gunicorn's limit); uWSGI's 64 dropped the connection at 120 headers.
 - --chmod-socket 666 on a Unix socket: Nginx runs as another user (Gunicorn's socket is 0777).
 - --disable-logging: uWSGI's own request lines are off; uwsgi_app.py writes the JSON access line.
 - uWSGI's own lines (start-up, worker respawns) are JSON through its log encoder.
@@ -34,6 +36,7 @@ from .settings import ConfigError, env_bool, env_choice, env_int, identity, load
 PROTOCOLS = ("uwsgi", "http")  # uwsgi: Nginx's uwsgi_pass; http: a client or Caddy speaks HTTP to it
 SOCKET_OPTION = {"uwsgi": "--uwsgi-socket", "http": "--http-socket"}
 BUFFER_SIZE = 32768
+MAX_VARS = BUFFER_SIZE // 8  # a variable takes at least 8 bytes of the request's packet
 
 
 def cpus() -> int:
@@ -87,7 +90,7 @@ def command(env: Mapping[str, str], uwsgi: str) -> list[str]:
         uwsgi, "--strict", "--master", "--need-app", "--lazy-apps", "--enable-threads", "--single-interpreter",
         SOCKET_OPTION[protocol], socket,
         "--processes", str(workers),
-        "--buffer-size", str(BUFFER_SIZE),
+        "--buffer-size", str(BUFFER_SIZE), "--max-vars", str(MAX_VARS),
         "--listen", str(backlog()),
         "--harakiri", str(timeout),
         "--hook-master-start", "unix_signal:15 gracefully_kill_them_all",

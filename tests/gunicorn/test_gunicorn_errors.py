@@ -1,12 +1,14 @@
 """Requests Gunicorn refuses before the app sees them get JSON, not Gunicorn's HTML page
 (flaskobs/gunicorn_errors.py), and a worker survives them: under its Python parser and its C
-parser (gunicorn_h1c) alike."""
+parser (gunicorn_h1c) alike, and under uWSGI, which would pass them to the app and refuses them
+the same way (flaskobs/wsgi_limits.py)."""
 
 import json
 import socket
 
 import pytest
 from support.gunicorn import Gunicorn
+from support.uwsgi import Uwsgi
 from support.waiting import wait_until
 
 REFUSED = [  # (head, status): what Nginx passes on but Gunicorn refuses
@@ -32,11 +34,26 @@ def exchange(port: int, data: bytes, half_close: bool = False) -> bytes:
     return answer
 
 
-@pytest.fixture(scope="module", params=["python", "fast"], ids=["python-parser", "h1c-parser"])
+def start(request, tmp_path_factory):
+    if request.param == "uwsgi":
+        kind, env = Uwsgi, {}
+    else:
+        kind, env = Gunicorn, {"GUNICORN_HTTP_PARSER": request.param}
+    return kind(tmp_path_factory.mktemp("errors"), GUNICORN_WORKERS="1", METRICS_ENABLED="false", **env)
+
+
+@pytest.fixture(scope="module", params=["python", "fast", "uwsgi"], ids=["python-parser", "h1c-parser", "uwsgi"])
 def server(request, tmp_path_factory):
-    """Under both of Gunicorn's HTTP parsers: fast is gunicorn_h1c's C parser (the image's, by auto)."""
-    with Gunicorn(tmp_path_factory.mktemp("errors"), GUNICORN_WORKERS="1", METRICS_ENABLED="false",
-                  GUNICORN_HTTP_PARSER=request.param) as running:
+    """Under both of Gunicorn's HTTP parsers (fast is gunicorn_h1c's C parser), and uWSGI's."""
+    with start(request, tmp_path_factory) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=["python", "fast"], ids=["python-parser", "h1c-parser"])
+def gunicorn(request, tmp_path_factory):
+    """Gunicorn only: uWSGI's HTTP parser ignores Transfer-Encoding (README, "uWSGI instead of
+    Gunicorn"; behind Nginx, Nginx reads the chunks and sends a Content-Length)."""
+    with start(request, tmp_path_factory) as running:
         yield running
 
 
@@ -53,7 +70,7 @@ def test_refused_requests_get_a_json_error_with_their_id(server, head, status):
     assert payload == {"error": payload["error"], "status": status, "request_id": None} and payload["error"]
     # The Python parser refuses this one after the request is made, and logs it: writing that access
     # line raised and killed the worker. The C parser refuses it while parsing, as the others.
-    if b"twice" in head and server.env["GUNICORN_HTTP_PARSER"] == "python":
+    if b"twice" in head and server.env.get("GUNICORN_HTTP_PARSER") == "python":
         wait_until(lambda: [entry for entry in access_lines(server) if entry["status"] == 400
                             and entry["method"] == "POST"], 5, "the refused request's access line")
     assert "exited with code" not in server.output()
@@ -63,10 +80,10 @@ def test_refused_requests_get_a_json_error_with_their_id(server, head, status):
     b"POST /items HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot hex\r\n",
     b"POST /items HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",  # cut short
 ], ids=["bad-chunk", "cut-short-chunk"])
-def test_a_malformed_body_the_app_reads_is_a_400_not_an_app_error(server, request_bytes):
+def test_a_malformed_body_the_app_reads_is_a_400_not_an_app_error(gunicorn, request_bytes):
     """Gunicorn raises its parse error inside the view that reads the body; uncaught, Flask made
     it a 500 counted as an exception."""
-    answer = exchange(server.port, request_bytes, half_close=True)
+    answer = exchange(gunicorn.port, request_bytes, half_close=True)
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:300]
     assert b"malformed or cut short" in answer
-    assert "Traceback" not in server.output() and "exited with code" not in server.output()
+    assert "Traceback" not in gunicorn.output() and "exited with code" not in gunicorn.output()
