@@ -111,8 +111,10 @@ logs: ## Follow the logs of every service (SERVICE=name for one)
 	@$(COMPOSE_ALL) logs -f --tail=100 $(SERVICE)
 
 ## —— A plain host, no containers (README: "systemd: on a plain Linux host") ————————————
-install-systemd: ## As root: install APP_DIR (APP_MODULE) as a systemd service behind this host's Nginx
+install-systemd: ## As root: install APP_DIR (APP_MODULE, APP_SERVER) as a systemd service behind this host's Nginx
+	@# APP_SERVER only when given: otherwise install.sh keeps the one installed before.
 	@$(if $(APP_DIR),APP_DIR="$(abspath $(APP_DIR))") $(if $(APP_MODULE),APP_MODULE="$(APP_MODULE)") \
+	  $(if $(filter command line environment,$(origin APP_SERVER)),APP_SERVER="$(APP_SERVER)") \
 	  sh deploy/systemd/install.sh
 
 ## —— Docker Swarm (README: "Run on several machines") ————————————————————————

@@ -7,6 +7,7 @@
 # Settings (environment; each default is here):
 #   APP_DIR      your app's folder, with its requirements.txt   (default: the demo, app/)
 #   APP_MODULE   module:variable or module:factory()            (default: demo:create_app())
+#   APP_SERVER   gunicorn | uwsgi (uWSGI compiles: gcc, python3-dev) (default: gunicorn, or app.env's)
 #   SERVER_NAME  host names Nginx serves                         (default: localhost 127.0.0.1)
 #   TLS          on | off                                        (default: on)
 #   HTTP_PORT / HTTPS_PORT  where Nginx listens                  (default: 80 / 443)
@@ -20,6 +21,7 @@ say() { echo "install-systemd: $*"; }
 APP_DIR=${APP_DIR:-$checkout/app}
 module_given=${APP_MODULE:+yes}
 APP_MODULE=${APP_MODULE:-"demo:create_app()"}
+server_given=${APP_SERVER:+yes}
 SERVER_NAME=${SERVER_NAME:-localhost 127.0.0.1}
 TLS=${TLS:-on}
 HTTP_PORT=${HTTP_PORT:-80}
@@ -29,6 +31,10 @@ PIP_INSTALL_ARGS=${PIP_INSTALL_ARGS:-}
 user=flaskobs-app code=/srv/flaskobs-app venv=/opt/flaskobs-app/venv settings=/etc/flaskobs-app
 
 [ "$(id -u)" = 0 ] || fail "run as root (it creates a user, a service and an Nginx site)"
+# Given, else the one installed before (app.env), else Gunicorn.
+[ -n "$server_given" ] || APP_SERVER=$(sed -n 's/^APP_SERVER=//p' "$settings/app.env" 2>/dev/null | tail -n1)
+APP_SERVER=${APP_SERVER:-gunicorn}
+case "$APP_SERVER" in gunicorn|uwsgi) ;; *) fail "APP_SERVER=$APP_SERVER is not allowed; allowed: gunicorn, uwsgi" ;; esac
 case "$TLS" in on|off) ;; *) fail "TLS=$TLS is not allowed; allowed: on, off" ;; esac
 for port in HTTP_PORT HTTPS_PORT; do
   eval "value=\$$port"
@@ -46,6 +52,13 @@ command -v envsubst >/dev/null || fail "envsubst is missing (it renders the Ngin
 command -v openssl >/dev/null || fail "openssl is missing: apt-get install openssl"
 command -v curl >/dev/null || fail "curl is missing: apt-get install curl"
 python3 -c 'import ensurepip, venv' 2>/dev/null || fail "python3 with venv is missing: apt-get install python3-venv"
+extras=""
+if [ "$APP_SERVER" = uwsgi ]; then
+  extras="[uwsgi]"
+  command -v gcc >/dev/null || fail "APP_SERVER=uwsgi compiles uWSGI, and gcc is missing: apt-get install gcc python3-dev"
+  python3 -c 'import os, sysconfig; exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+    || fail "APP_SERVER=uwsgi compiles uWSGI, and Python's headers are missing: apt-get install python3-dev"
+fi
 
 id -u "$user" >/dev/null 2>&1 \
   || useradd --system --home-dir "$code" --no-create-home --shell /usr/sbin/nologin "$user"
@@ -66,7 +79,7 @@ say "installing flaskobs and the app's requirements into $venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 # shellcheck disable=SC2086  # PIP_INSTALL_ARGS is a list of arguments
 "$venv/bin/pip" install -q --disable-pip-version-check $PIP_INSTALL_ARGS \
-  -c "$checkout/requirements.txt" "$checkout" -r "$code/requirements.txt"
+  -c "$checkout/requirements.txt" "$checkout$extras" -r "$code/requirements.txt"
 
 install -d -m 0700 "$settings"
 if [ ! -e "$settings/app.env" ]; then
@@ -76,6 +89,7 @@ if [ ! -e "$settings/app.env" ]; then
   cat > "$settings/app.env" <<ENV
 # Read by systemd (as root) for flaskobs-app.service: the README's settings tables. Mode 0600.
 APP_MODULE=$APP_MODULE
+APP_SERVER=$APP_SERVER
 APP_ENV=production
 SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
 # Nginx is the one trusted hop in front; the app and its metrics listen on loopback only.
@@ -91,14 +105,17 @@ ENV
   umask "$umask_was"
 else
   chmod 0600 "$settings/app.env"
-  if [ -n "$module_given" ]; then
-    grep -v '^APP_MODULE=' "$settings/app.env" > "$settings/app.env.new" || true
-    echo "APP_MODULE=$APP_MODULE" >> "$settings/app.env.new"
+  kept=""
+  for name in APP_MODULE APP_SERVER; do
+    eval "value=\$$name"
+    case $name in APP_MODULE) given=$module_given ;; APP_SERVER) given=$server_given ;; esac
+    [ -n "$given" ] || continue
+    grep -v "^$name=" "$settings/app.env" > "$settings/app.env.new" || true
+    echo "$name=$value" >> "$settings/app.env.new"
     chmod 0600 "$settings/app.env.new" && mv "$settings/app.env.new" "$settings/app.env"
-    say "keeping $settings/app.env, with APP_MODULE=$APP_MODULE"
-  else
-    say "keeping $settings/app.env"
-  fi
+    kept="$kept, with $name=$value"
+  done
+  say "keeping $settings/app.env$kept"
 fi
 
 install -m 0644 "$here/flaskobs-app.service" /etc/systemd/system/flaskobs-app.service
@@ -127,7 +144,8 @@ if [ -e /etc/nginx/sites-enabled/default ] && [ "$HTTP_PORT" = 80 ]; then
   say "disabling Debian's default site (/etc/nginx/sites-enabled/default), which also claims port 80"
   rm -f /etc/nginx/sites-enabled/default
 fi
-APP_UPSTREAM=127.0.0.1:8000 TLS=$TLS SERVER_NAME=$SERVER_NAME \
+# Nginx speaks uwsgi_pass to uWSGI (APP_PROTOCOL follows APP_SERVER), proxy_pass to Gunicorn.
+APP_UPSTREAM=127.0.0.1:8000 APP_SERVER=$APP_SERVER TLS=$TLS SERVER_NAME=$SERVER_NAME \
   PUBLIC_HTTP_PORT=$HTTP_PORT PUBLIC_HTTPS_PORT=$HTTPS_PORT \
   NGINX_HTTP_LISTEN=$HTTP_PORT NGINX_HTTPS_LISTEN=$HTTPS_PORT NGINX_INTERNAL_LISTEN=127.0.0.1:8081 \
   NGINX_ACCESS_LOG=/var/log/nginx/flaskobs-access.json NGINX_ACCESS_LOG_FILE=off \
@@ -135,9 +153,19 @@ APP_UPSTREAM=127.0.0.1:8000 TLS=$TLS SERVER_NAME=$SERVER_NAME \
 systemctl enable -q nginx
 systemctl reload-or-restart nginx
 
-# Ready when Nginx and the app both answer (Gunicorn tells systemd it is ready: Type=notify).
+# Ready when Nginx and the app both answer (the server tells systemd it is ready: Type=notify),
+# the app in the protocol it speaks.
+app_ready() {
+  if [ "$APP_SERVER" = uwsgi ]; then
+    APP_SERVER=uwsgi GUNICORN_BIND=127.0.0.1:8000 "$venv/bin/python" -c \
+      'import os, sys; from flaskobs.healthcheck import uwsgi_status; sys.exit(uwsgi_status(os.environ, "/readyz") != 200)' \
+      2>/dev/null
+  else
+    curl -fsS -o /dev/null http://127.0.0.1:8000/readyz
+  fi
+}
 for _ in $(seq 60); do
-  if curl -fsS -o /dev/null http://127.0.0.1:8081/nginx-health && curl -fsS -o /dev/null http://127.0.0.1:8000/readyz; then
+  if curl -fsS -o /dev/null http://127.0.0.1:8081/nginx-health && app_ready; then
     if [ "$TLS" = on ]; then url=https://${SERVER_NAME%% *}; [ "$HTTPS_PORT" = 443 ] || url=$url:$HTTPS_PORT
     else url=http://${SERVER_NAME%% *}; [ "$HTTP_PORT" = 80 ] || url=$url:$HTTP_PORT; fi
     say "done: $url/ (logs: journalctl -u flaskobs-app; metrics: http://127.0.0.1:9101/metrics)"

@@ -9,6 +9,7 @@ FROM ${PYTHON_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd systemd-sysv dbus \
       nginx-light libnginx-mod-http-js gettext-base openssl curl ca-certificates python3-venv procps \
+      gcc libc6-dev python3-dev \
  && rm -rf /var/lib/apt/lists/* \
  && systemctl mask getty.target systemd-logind.service console-getty.service systemd-udevd.service \
       systemd-networkd.service systemd-resolved.service systemd-modules-load.service

@@ -2,7 +2,8 @@
 and Python (a TEST DOUBLE of a plain Debian host: systemd-host.Dockerfile). install.sh runs as the
 README says, from a copy of this checkout, with pip pointed at a local wheelhouse (no index is
 reachable from the container). Then requests go through Nginx, and the tests read what systemd,
-the journal, the metrics port and Nginx's access file show."""
+the journal, the metrics port and Nginx's access file show. Under each supported server: the
+same tests with APP_SERVER=uwsgi (Nginx's uwsgi_pass to it on loopback)."""
 
 import re
 import shutil
@@ -53,6 +54,11 @@ class Host:
     def main_pid(self) -> int:
         return int(self.sh("systemctl show -p MainPID --value flaskobs-app").strip())
 
+    def ready(self) -> bool:
+        """The app answers /readyz through Nginx (it speaks uwsgi, not HTTP, on 8000 under uWSGI)."""
+        return self.sh("curl -s -o /dev/null -w '%{http_code}' --cacert /etc/nginx/certs/tls.crt "
+                       "https://localhost/readyz", check=False) == "200"
+
     def https(self, path: str, request_id: str) -> str:
         return self.sh(f"curl -sS --cacert /etc/nginx/certs/tls.crt -H 'X-Request-ID: {request_id}' "
                        f"'https://localhost{path}'")
@@ -67,8 +73,8 @@ class Host:
         return self.sh(f"journalctl -u {unit} -o cat --no-pager")
 
 
-@pytest.fixture(scope="module")
-def host():
+@pytest.fixture(scope="module", params=["gunicorn", "uwsgi"])
+def host(request):
     require_images("PYTHON_IMAGE")
     build_host_image()
     name = f"flaskobs-test-systemd-{uuid.uuid4().hex[:8]}"
@@ -88,7 +94,8 @@ def host():
                              capture_output=True).stdout
         unpack = "mkdir -p /opt/checkout && tar -xf - -C /opt/checkout"
         subprocess.run(["docker", "exec", "-i", name, "sh", "-c", unpack], input=tar, check=True, capture_output=True)
-        running.installed = running.install()
+        running.server = request.param
+        running.installed = running.install(APP_SERVER=request.param)
         yield running
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
@@ -98,8 +105,12 @@ def test_install_starts_the_app_under_systemd_behind_nginx(host):
     assert "install-systemd: done: https://localhost/" in host.installed
     assert host.sh("systemctl is-active flaskobs-app nginx").split() == ["active", "active"]
     assert host.sh("systemctl is-enabled flaskobs-app").strip() == "enabled"
-    # Gunicorn said READY=1 (Type=notify), as the service's user, with the settings file root's alone.
+    # The server's master said READY=1 (Type=notify), as the service's user, with the settings
+    # file root's alone.
     assert host.sh(f"ps -o user= -p {host.main_pid()}").strip() == "flaskobs-app"
+    master = host.sh(f"ps -o args= -p {host.main_pid()}")
+    assert ("uWSGI master" in master) == (host.server == "uwsgi") and ("gunicorn" in master) != (host.server == "uwsgi")
+    assert f"APP_SERVER={host.server}" in host.sh("cat /etc/flaskobs-app/app.env")
     assert host.sh("stat -c '%a %U' /etc/flaskobs-app/app.env").strip() == "600 root"
 
 
@@ -128,8 +139,7 @@ def test_a_restart_starts_from_an_empty_metrics_directory(host):
     host.https("/api/hello", f"sysd-{uuid.uuid4().hex}")
     assert wait_until(lambda: host.hello_count() >= 1, 10, "a count")
     host.sh("systemctl restart flaskobs-app")
-    wait_until(lambda: host.sh("curl -fsS -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/readyz", check=False)
-               == "200", 30, "the app back")
+    wait_until(host.ready, 30, "the app back")
     assert host.hello_count() == 0  # RuntimeDirectory: a new, empty directory at every start
 
 
