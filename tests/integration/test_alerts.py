@@ -2,7 +2,7 @@
 and the receivers get the notification: TEST DOUBLES speaking the real protocols, a webhook
 endpoint (tests/support/webhook_double.py, which refuses its first POST with a 500) and a mail
 server (tests/support/smtp_double.py). Real Prometheus and Alertmanager containers; the app is
-stopped for real."""
+stopped for real. Under each server (the alerts read the same series from either)."""
 
 import os
 import re
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from support.apps import DEMO
+from support.apps import DEMO, DEMO_UWSGI
 from support.docker import ROOT, env_files, require_images
 from support.stack import compose_stack
 from support.waiting import wait_until
@@ -20,15 +20,17 @@ pytestmark = pytest.mark.stack("metrics")
 SERVICES = ["app", "nginx", "prometheus", "nginx-exporter", "alertmanager", "webhook-double", "smtp-double"]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+@pytest.fixture(scope="module", params=[DEMO, DEMO_UWSGI], ids=lambda app: app.server)
+def stack(request, tmp_path_factory):
     require_images("PYTHON_IMAGE", "DEBIAN_IMAGE", "NGINX_IMAGE", "PROMETHEUS_IMAGE", "ALERTMANAGER_IMAGE")
-    with compose_stack("alerts", ["metrics"], tmp_path_factory.mktemp("alerts"), services=SERVICES,
+    app = request.param
+    with compose_stack(f"alerts-{app.server}", ["metrics"], tmp_path_factory.mktemp(f"alerts-{app.server}"),
+                       services=SERVICES,
                        extra_files=("tests/integration/compose.alerts.yaml",),
                        ALERT_WEBHOOK_URL="http://webhook-double:8080/alerts", WEBHOOK_FAIL_FIRST="1",
                        ALERT_EMAIL_TO="oncall@example.com", ALERT_EMAIL_FROM="alerts@example.com",
                        ALERT_SMTP_SMARTHOST="smtp-double:2525", ALERT_SMTP_REQUIRE_TLS="false",
-                       ALERT_GROUP_WAIT="1s", ALERT_GROUP_INTERVAL="5s", **DEMO.env()) as running:
+                       ALERT_GROUP_WAIT="1s", ALERT_GROUP_INTERVAL="5s", **app.env()) as running:
         running.prometheus = running.url("prometheus", 9090)
         running.alertmanager = running.url("alertmanager", 9093)
         yield running

@@ -1,4 +1,5 @@
-"""PROXY=caddy: Caddy in front of Gunicorn (compose/proxy-caddy.yaml), tested from the outside
+"""PROXY=caddy: Caddy in front of the app server, Gunicorn or uWSGI (both speak HTTP to Caddy;
+compose/proxy-caddy.yaml), tested from the outside
 through the published ports as test_proxy_profile.py tests Nginx: TLS from Caddy's internal CA,
 HSTS and the security headers, request ids, static files, the prefix and JSON errors. Where
 Caddy answers differently the README says so, and the test here says which."""
@@ -9,7 +10,7 @@ import uuid
 
 import pytest
 import requests
-from support.apps import DEMO
+from support.apps import DEMO, DEMO_UWSGI
 from support.checks import assert_json_error
 from support.docker import ROOT, require_images
 from support.proxy_checks import (
@@ -23,15 +24,17 @@ from support.waiting import wait_until
 
 pytestmark = pytest.mark.stack("proxy")
 CADDY = ("compose/proxy-caddy.yaml",)
+SERVERS = [DEMO, DEMO_UWSGI]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+@pytest.fixture(scope="module", params=SERVERS, ids=lambda app: app.server)
+def stack(request, tmp_path_factory):
     """One TLS stack with Caddy's own CA (the default); the test trusts that CA's root alone."""
     require_images("PYTHON_IMAGE", "DEBIAN_IMAGE")
-    workdir = tmp_path_factory.mktemp("caddy")
-    with compose_stack("caddy", ["proxy"], workdir, extra_files=CADDY, CADDY_ACCESS_LOG_FILE="on",
-                       **DEMO.env()) as running:
+    app = request.param
+    workdir = tmp_path_factory.mktemp(f"caddy-{app.server}")
+    with compose_stack(f"caddy-{app.server}", ["proxy"], workdir, extra_files=CADDY, CADDY_ACCESS_LOG_FILE="on",
+                       **app.env()) as running:
         running.certs = workdir / "caddy-root.crt"
         running.certs.write_text(running.exec("caddy", "cat", "/data/caddy/pki/authorities/local/root.crt"))
         yield running
@@ -183,12 +186,14 @@ def test_app_down_gives_a_json_502(stack):
         wait_until(lambda: stack.health("app") == "healthy", 60, "the app healthy again, for the tests after")
 
 
-@pytest.fixture(scope="module")
-def prefixed(tmp_path_factory):
+@pytest.fixture(scope="module", params=SERVERS, ids=lambda app: app.server)
+def prefixed(request, tmp_path_factory):
     """Plain HTTP under /shop, no APP_STATIC_DIR (the app serves its static files)."""
     require_images("PYTHON_IMAGE", "DEBIAN_IMAGE")
-    with compose_stack("caddy-prefix", ["proxy"], tmp_path_factory.mktemp("caddy-prefix"), extra_files=CADDY,
-                       TLS="off", APP_URL_PREFIX="/shop", **{**DEMO.env(), "APP_STATIC_DIR": ""}) as running:
+    app = request.param
+    with compose_stack(f"caddy-prefix-{app.server}", ["proxy"], tmp_path_factory.mktemp(f"caddy-prefix-{app.server}"),
+                       extra_files=CADDY, TLS="off", APP_URL_PREFIX="/shop",
+                       **{**app.env(), "APP_STATIC_DIR": ""}) as running:
         yield running
 
 

@@ -3,6 +3,7 @@ query_exemplars API as request ids that were sent, each in the latency bucket it
 duration falls in, with the trace id of its traceparent; the same ids are on the log lines the
 app shipped. The demo app behind Nginx, a real Prometheus (metrics profile), and a
 JsonLinesSink TEST DOUBLE standing in for Logstash (tests/integration/compose.logsink.yaml).
+Under each server: uWSGI's metrics server serves the workers' exemplars as Gunicorn's does.
 
 The slow requests are slow for a real reason: another client holds the SQLite database's
 write lock, so the demo's POST /api/items waits for it (busy_timeout), as under write contention.
@@ -35,13 +36,13 @@ db.execute("COMMIT")
 """
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+@pytest.fixture(scope="module", params=["gunicorn", "uwsgi"])
+def stack(request, tmp_path_factory):
     require_images("PYTHON_IMAGE", "DEBIAN_IMAGE", "NGINX_IMAGE", "PROMETHEUS_IMAGE", "ALERTMANAGER_IMAGE")
-    workdir = tmp_path_factory.mktemp("exemplars")
-    with compose_stack("exemplars", ["app", "metrics", "logs"], workdir,
+    workdir = tmp_path_factory.mktemp(f"exemplars-{request.param}")
+    with compose_stack(f"exemplars-{request.param}", ["app", "metrics", "logs"], workdir,
                        services=["app", "nginx", "prometheus", "logsink", "shipping-on"],
-                       extra_files=("tests/integration/compose.logsink.yaml",)) as running:
+                       extra_files=("tests/integration/compose.logsink.yaml",), APP_SERVER=request.param) as running:
         running.base = running.url("nginx", 8443, "https")
         running.cert = str(workdir / "certs" / "tls.crt")
         running.prometheus = running.url("prometheus", 9090)
