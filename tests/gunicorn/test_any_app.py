@@ -1,6 +1,7 @@
 """Any app under flaskobs-serve, from its own folder: the demo, and the bookshelf example
 (Flask-SQLAlchemy, HTML pages, a package called `app`). Requests are counted exactly, the app's
-lines carry the request id, and an app that never called flaskobs.init_app still gets it."""
+lines carry the request id, and an app that never called flaskobs.init_app still gets it. Under
+both servers."""
 
 import json
 import uuid
@@ -8,13 +9,14 @@ import uuid
 import pytest
 import requests
 from support.apps import APPS, AppUnderTest
-from support.gunicorn import Gunicorn
+from support.uwsgi import servers
 from support.waiting import wait_until
 
 
+@pytest.mark.parametrize("kind", servers())
 @pytest.mark.parametrize("app", APPS, ids=lambda a: a.name)
-def test_requests_are_counted_and_logged_with_their_id(tmp_path, app: AppUnderTest):
-    with Gunicorn(tmp_path, app.module, cwd=app.directory, DATABASE_URL=f"sqlite:///{tmp_path}/{app.name}.db",
+def test_requests_are_counted_and_logged_with_their_id(tmp_path, app: AppUnderTest, kind):
+    with kind(tmp_path, app.module, cwd=app.directory, DATABASE_URL=f"sqlite:///{tmp_path}/{app.name}.db",
                   GUNICORN_WORKERS=2) as server:
         ids = [f"any-{uuid.uuid4().hex}" for _ in range(6)]
         with requests.Session() as session:
@@ -39,8 +41,9 @@ def test_requests_are_counted_and_logged_with_their_id(tmp_path, app: AppUnderTe
         wait_until(lambda: len(lines()) == len(ids), 5, f"a {app.created_logger} line per request")
 
 
-def test_an_app_without_init_app_gets_it_from_the_loader(tmp_path):
-    with Gunicorn(tmp_path, "support.tinyapp:create_app_without_flaskobs()") as server:
+@pytest.mark.parametrize("kind", servers())
+def test_an_app_without_init_app_gets_it_from_the_loader(tmp_path, kind):
+    with kind(tmp_path, "support.tinyapp:create_app_without_flaskobs()") as server:
         response = requests.get(server.url + "/hello", headers={"X-Request-ID": "loader-1"}, timeout=5)
         assert response.headers["X-Request-ID"] == "loader-1"
         assert requests.get(server.url + "/healthz", timeout=5).json() == {"status": "ok"}

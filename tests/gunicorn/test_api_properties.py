@@ -1,4 +1,4 @@
-"""A property-based run over the demo's API under real Gunicorn: whatever a client sends (any JSON,
+"""A property-based run over the demo's API under each real server (Gunicorn, uWSGI): whatever a client sends (any JSON,
 hostile text, ids of any size, query strings), the answer is never a 5xx, every error is JSON,
 and the app counts no unhandled exception."""
 
@@ -9,7 +9,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.apps import DEMO
-from support.gunicorn import Gunicorn
+from support.uwsgi import servers
 
 # Every code point, lone surrogates included (json.dumps writes them as \ud800 escapes).
 any_text = st.text(st.characters(codec=None, categories=None), max_size=40)
@@ -30,10 +30,10 @@ url_text = st.text(st.characters(codec="utf-8"), max_size=40)
 queries = st.dictionaries(st.sampled_from(["limit", "offset", "x"]), url_text | st.integers().map(str), max_size=3)
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+@pytest.fixture(scope="module", params=servers())
+def demo(request, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("properties")
-    with Gunicorn(workdir, DEMO.module, cwd=DEMO.directory, DATABASE_URL=f"sqlite:///{workdir}/demo.db",
+    with request.param(workdir, DEMO.module, cwd=DEMO.directory, DATABASE_URL=f"sqlite:///{workdir}/demo.db",
                   GUNICORN_WORKERS=2) as server:
         yield server
 

@@ -1,14 +1,18 @@
 """Exemplars under real Gunicorn workers (flaskobs/exemplars.py): the master serves, in
 OpenMetrics only, request ids that were sent, each in the bucket its duration falls in, while
-workers are recycled and the counts stay exact; traceparent's trace id joins them."""
+workers are recycled and the counts stay exact; traceparent's trace id joins them. Under both
+servers (uWSGI's metrics server merges its workers' exemplars the same way)."""
 
 import json
 import re
+import socket
 import time
 
+import pytest
 import requests
 from support.gunicorn import Gunicorn
 from support.latency_buckets import bucket_interval
+from support.uwsgi import servers
 from test_metrics_under_gunicorn import EXITS, HELLO
 
 OPENMETRICS = {"Accept": "application/openmetrics-text; version=1.0.0"}
@@ -29,25 +33,33 @@ def exemplars(server: Gunicorn) -> list[tuple[str, dict, dict, float]]:
             for m in map(EXEMPLAR.match, text.splitlines()) if m]
 
 
-def slow_post(server: Gunicorn, request_id: str, pause: float) -> requests.Response:
-    """A POST whose body arrives in three parts, `pause` seconds apart: slow by its own input."""
-    def body():
-        for part in (b'{"name":', b'"slow",', b'"price":1}'):
-            yield part
-            time.sleep(pause)
-    return requests.post(server.url + "/items", data=body(), timeout=30,
-                         headers={"X-Request-ID": request_id, "Content-Type": "application/json"})
+def slow_post(server: Gunicorn, request_id: str, pause: float) -> int:
+    """A POST whose body arrives in three parts, `pause` seconds apart: slow by its own input
+    (a declared length, which both servers read as it comes); its status."""
+    parts = (b'{"name":', b'"slow",', b'"price":1}')
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"POST /items HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                     b"X-Request-ID: %s\r\nContent-Length: %d\r\n\r\n" % (request_id.encode(), sum(map(len, parts))))
+        for n, part in enumerate(parts):
+            if n:
+                time.sleep(pause)
+            sock.sendall(part)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
 
 
-def test_exemplars_name_sent_requests_in_their_buckets_across_recycled_workers(tmp_path):
-    with Gunicorn(tmp_path, GUNICORN_WORKERS=3, GUNICORN_MAX_REQUESTS=7, GUNICORN_MAX_REQUESTS_JITTER=0) as server:
+@pytest.mark.parametrize("kind", servers())
+def test_exemplars_name_sent_requests_in_their_buckets_across_recycled_workers(tmp_path, kind):
+    with kind(tmp_path, GUNICORN_WORKERS=3, GUNICORN_MAX_REQUESTS=7, GUNICORN_MAX_REQUESTS_JITTER=0) as server:
         sent = [f"fast-{i}" for i in range(60)]
         with requests.Session() as session:
             for request_id in sent:
                 assert session.get(server.url + "/hello", headers={"X-Request-ID": request_id}).status_code == 200
         slow = [f"slow-{i}" for i in range(2)]
         for request_id in slow:
-            assert slow_post(server, request_id, 0.3).status_code == 201
+            assert slow_post(server, request_id, 0.35) == 201
         found = exemplars(server)
         text = server.scrape()  # the Prometheus text format: no exemplars
         assert server.value(HELLO, text) == 60  # counts stay exact
@@ -68,8 +80,9 @@ def test_exemplars_name_sent_requests_in_their_buckets_across_recycled_workers(t
     assert any(n == "flask_http_request_total" and e["request_id"] in sent + slow for n, _, e, _ in found)
 
 
-def test_exemplar_files_stay_bounded_under_churn(tmp_path):
-    with Gunicorn(tmp_path, GUNICORN_WORKERS=2, GUNICORN_MAX_REQUESTS=3, GUNICORN_MAX_REQUESTS_JITTER=0) as server:
+@pytest.mark.parametrize("kind", servers())
+def test_exemplar_files_stay_bounded_under_churn(tmp_path, kind):
+    with kind(tmp_path, GUNICORN_WORKERS=2, GUNICORN_MAX_REQUESTS=3, GUNICORN_MAX_REQUESTS_JITTER=0) as server:
         with requests.Session() as session:
             for i in range(90):
                 session.get(server.url + "/hello", headers={"X-Request-ID": f"churn-{i}"})
@@ -80,8 +93,9 @@ def test_exemplar_files_stay_bounded_under_churn(tmp_path):
     assert any(e["request_id"].startswith("churn-") for _, _, e, _ in found)
 
 
-def test_a_traceparent_is_on_the_response_the_access_line_and_the_exemplar(tmp_path):
-    with Gunicorn(tmp_path, GUNICORN_WORKERS=1) as server:
+@pytest.mark.parametrize("kind", servers())
+def test_a_traceparent_is_on_the_response_the_access_line_and_the_exemplar(tmp_path, kind):
+    with kind(tmp_path, GUNICORN_WORKERS=1) as server:
         response = requests.get(server.url + "/hello", timeout=10,
                                 headers={"X-Request-ID": "traced-1", "traceparent": f"00-{TRACE}-{PARENT}-01"})
         span = response.headers["traceparent"].split("-")[2]
@@ -93,8 +107,9 @@ def test_a_traceparent_is_on_the_response_the_access_line_and_the_exemplar(tmp_p
     assert [(a["trace_id"], a["span_id"]) for a in access] == [(TRACE, span)]
 
 
-def test_switched_off_no_exemplars_and_no_files(tmp_path):
-    with Gunicorn(tmp_path, GUNICORN_WORKERS=1, METRICS_EXEMPLARS="false") as server:
+@pytest.mark.parametrize("kind", servers())
+def test_switched_off_no_exemplars_and_no_files(tmp_path, kind):
+    with kind(tmp_path, GUNICORN_WORKERS=1, METRICS_EXEMPLARS="false") as server:
         assert requests.get(server.url + "/hello", timeout=10).status_code == 200
         assert exemplars(server) == []
         assert server.value(HELLO) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flaskobs.healthcheck import uwsgi_status
 
-from .gunicorn import Gunicorn, child_pids
+from .gunicorn import TESTS, Gunicorn, child_pids
 
 SAME_MEANING = {"GUNICORN_WORKERS": "UWSGI_WORKERS", "GUNICORN_MAX_REQUESTS": "UWSGI_MAX_REQUESTS",
                 "GUNICORN_GRACEFUL_TIMEOUT": "UWSGI_WORKER_RELOAD_MERCY", "GUNICORN_TIMEOUT": "UWSGI_HARAKIRI",
@@ -22,10 +22,10 @@ class Uwsgi(Gunicorn):
 
     server_name = "uwsgi"
 
-    def __init__(self, workdir: Path, app_module: str = "support.tinyapp:create_app()", **env):
+    def __init__(self, workdir: Path, app_module: str = "support.tinyapp:create_app()", cwd: Path = TESTS, **env):
         for name in NO_MEANING:
             env.pop(name, None)
-        super().__init__(workdir, app_module, **{"APP_SERVER": "uwsgi", "APP_PROTOCOL": "http", **env})
+        super().__init__(workdir, app_module, cwd, **{"APP_SERVER": "uwsgi", "APP_PROTOCOL": "http", **env})
         for gunicorn, uwsgi in SAME_MEANING.items():
             if gunicorn in self.env and uwsgi not in env:  # a test's own UWSGI_ value wins
                 self.env[uwsgi] = self.env[gunicorn]
