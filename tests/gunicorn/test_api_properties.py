@@ -1,6 +1,6 @@
-"""A property-based run over the demo's API under each real server (Gunicorn, uWSGI): whatever a client sends (any JSON,
-hostile text, ids of any size, query strings), the answer is never a 5xx, every error is JSON,
-and the app counts no unhandled exception."""
+"""A property-based run over the demo's API under each real server (Gunicorn, uWSGI): whatever a
+client sends (any JSON, hostile text, ids of any size, query strings), the answer is never a 5xx,
+every error is JSON, and the app counts no unhandled exception."""
 
 import json
 
