@@ -47,16 +47,16 @@ def run(executable: str, command: list[str], env: dict, delay: int, keep_fds: tu
     """Run the server as a child and hold back SIGTERM for `delay` seconds; its exit status."""
     child = subprocess.Popen(command, executable=executable, env=env, pass_fds=keep_fds)  # nosec B603  # fixed arguments, no shell
     log = _logger(env)
-    stop_at: list[float] = []  # when to pass SIGTERM on; empty until the first one
+    stop_at: float | None = None  # when to pass SIGTERM on; None until the first one
     passed = False
 
     def on_term(_signum, _frame) -> None:
-        nonlocal passed
-        if not stop_at:
-            stop_at.append(time.monotonic() + delay)
+        nonlocal stop_at
+        if stop_at is None:
+            stop_at = time.monotonic() + delay
             log.info("SIGTERM: still serving for %d s (GUNICORN_SHUTDOWN_DELAY), then stopping", delay)
         else:  # a second SIGTERM: stop now
-            stop_at[0] = 0.0
+            stop_at = 0.0
             if passed:
                 child.send_signal(signal.SIGTERM)
 
@@ -64,7 +64,7 @@ def run(executable: str, command: list[str], env: dict, delay: int, keep_fds: tu
     for signum in PASSED_ON:
         signal.signal(signum, lambda signum, _frame: child.send_signal(signum))
     while True:
-        if stop_at and not passed and time.monotonic() >= stop_at[0]:
+        if stop_at is not None and not passed and time.monotonic() >= stop_at:
             child.send_signal(signal.SIGTERM)
             passed = True
         try:

@@ -8,13 +8,13 @@ checks the signature and the call we rely on. The request id is not known here (
 before it keeps the headers): Nginx puts its X-Request-ID on the answer.
 """
 
-import json
-
 from gunicorn import util
+
+from .wsgi_limits import json_refusal
 
 
 def write_json_error(sock, status_int, reason, mesg):
-    body = json.dumps({"error": mesg or reason, "status": status_int, "request_id": None}) + "\n"  # ASCII
+    body = json_refusal(status_int, mesg or reason)
     head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n")
     util.write_nonblock(sock, (head + body).encode("latin-1"))

@@ -17,6 +17,11 @@ _HEADERS_AS_CGI = ("CONTENT_TYPE", "CONTENT_LENGTH")  # the two headers without 
 _TWO_TYPES = re.compile(r'[^",]*(?:"(?:[^"\\]|\\.)*"[^",]*)*,')
 
 
+def json_refusal(status: int, message: str) -> str:
+    """The body of a refusal before the app, under either server: no request id is kept yet."""
+    return json.dumps({"error": message, "status": status, "request_id": None}) + "\n"  # ASCII
+
+
 def refusal(environ) -> tuple[str, str] | None:
     """(status line, message) for a request Gunicorn would refuse, else None."""
     values = [value for key, value in environ.items()
@@ -42,6 +47,6 @@ class RequestLimits:
         if refused is None:
             return self.app(environ, start_response)
         status, message = refused
-        body = (json.dumps({"error": message, "status": int(status[:3]), "request_id": None}) + "\n").encode()
+        body = json_refusal(int(status[:3]), message).encode()
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
