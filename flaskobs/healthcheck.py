@@ -1,4 +1,5 @@
-"""`python -m flaskobs.healthcheck`: exit 0 when the app on this host answers /healthz.
+"""`python -m flaskobs.healthcheck [PATH]`: exit 0 when the app on this host answers PATH (default
+/healthz; the systemd install asks /readyz).
 
 For container health checks: it reads the address as Gunicorn does (GUNICORN_BIND, TCP or
 unix:/path, else PORT), speaks uwsgi to uWSGI's default socket (APP_SERVER=uwsgi), and imports
@@ -71,17 +72,17 @@ def speaks_uwsgi(env) -> bool:
         (env.get("APP_PROTOCOL") or "uwsgi").strip().lower() == "uwsgi"
 
 
-def main() -> int:
+def main(path: str = "/healthz") -> int:
     if speaks_uwsgi(os.environ):
         try:
-            status = uwsgi_status(os.environ)
+            status = uwsgi_status(os.environ, path)
         except OSError as exc:
             print(f"healthcheck: {exc}", file=sys.stderr)
             return 1
         return 0 if status == 200 else 1
     conn = connection(os.environ)
     try:
-        conn.request("GET", "/healthz")
+        conn.request("GET", path)
         status = conn.getresponse().status
     except OSError as exc:
         print(f"healthcheck: {exc}", file=sys.stderr)
@@ -92,4 +93,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(*sys.argv[1:2]))

@@ -106,15 +106,14 @@ ENV
 else
   chmod 0600 "$settings/app.env"
   kept=""
-  for name in APP_MODULE APP_SERVER; do
-    eval "value=\$$name"
-    case $name in APP_MODULE) given=$module_given ;; APP_SERVER) given=$server_given ;; esac
-    [ -n "$given" ] || continue
-    grep -v "^$name=" "$settings/app.env" > "$settings/app.env.new" || true
-    echo "$name=$value" >> "$settings/app.env.new"
+  write_setting() {  # NAME VALUE: replaces NAME's line in app.env
+    grep -v "^$1=" "$settings/app.env" > "$settings/app.env.new" || true
+    echo "$1=$2" >> "$settings/app.env.new"
     chmod 0600 "$settings/app.env.new" && mv "$settings/app.env.new" "$settings/app.env"
-    kept="$kept, with $name=$value"
-  done
+    kept="$kept, with $1=$2"
+  }
+  [ -z "$module_given" ] || write_setting APP_MODULE "$APP_MODULE"
+  [ -z "$server_given" ] || write_setting APP_SERVER "$APP_SERVER"
   say "keeping $settings/app.env$kept"
 fi
 
@@ -153,16 +152,10 @@ APP_UPSTREAM=127.0.0.1:8000 APP_SERVER=$APP_SERVER TLS=$TLS SERVER_NAME=$SERVER_
 systemctl enable -q nginx
 systemctl reload-or-restart nginx
 
-# Ready when Nginx and the app both answer (the server tells systemd it is ready: Type=notify),
-# the app in the protocol it speaks.
+# Ready when Nginx and the app both answer (the server tells systemd it is ready: Type=notify);
+# flaskobs's health check asks the app in the protocol it speaks.
 app_ready() {
-  if [ "$APP_SERVER" = uwsgi ]; then
-    APP_SERVER=uwsgi GUNICORN_BIND=127.0.0.1:8000 "$venv/bin/python" -c \
-      'import os, sys; from flaskobs.healthcheck import uwsgi_status; sys.exit(uwsgi_status(os.environ, "/readyz") != 200)' \
-      2>/dev/null
-  else
-    curl -fsS -o /dev/null http://127.0.0.1:8000/readyz
-  fi
+  APP_SERVER=$APP_SERVER GUNICORN_BIND=127.0.0.1:8000 "$venv/bin/python" -m flaskobs.healthcheck /readyz 2>/dev/null
 }
 for _ in $(seq 60); do
   if curl -fsS -o /dev/null http://127.0.0.1:8081/nginx-health && app_ready; then
