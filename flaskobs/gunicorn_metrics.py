@@ -52,6 +52,17 @@ def _archive(directory: str, name: str) -> MmapedDict:
     return archive
 
 
+def _sized(path: str) -> bool:
+    """Whether a worker's metrics file has its header yet. MmapedDict creates the file, then sizes
+    it: a scrape or a fold between the two finds it empty, holding no value yet, and
+    prometheus_client's reader fails on it (struct.error), and the scrape with it; for a worker
+    killed in that moment its fold failed too, leaving the file to fail every later scrape."""
+    try:
+        return os.path.getsize(path) >= 8  # the used-bytes count and its padding
+    except FileNotFoundError:  # a live gauge's file, removed by mark_process_dead meanwhile
+        return False
+
+
 def fold_dead_worker(pid: int, directory: str) -> int:
     """Add a dead worker's values into the archive files and delete its own; return files folded."""
     mark_process_dead(pid, directory)
@@ -67,7 +78,7 @@ def fold_dead_worker(pid: int, directory: str) -> int:
                 target, merge = f"gauge_{mode}_archive.db", _GAUGE_MERGE[mode]
             else:
                 target, merge = None, None  # per-pid or most-recent gauges die with their worker
-            if target is not None:
+            if target is not None and _sized(path):
                 archive = _archive(directory, target)
                 for key, value, timestamp, _pos in MmapedDict.read_all_values_from_file(path):
                     known = key in archive._positions  # read_value() would create it as 0.0
@@ -87,8 +98,10 @@ class _LockedMultiProcessCollector(MultiProcessCollector):
 
     def collect(self):
         with _LOCK:
+            # MultiProcessCollector.collect's own listing, less files still being created.
+            files = [path for path in glob.glob(os.path.join(self.directory, "*.db")) if _sized(path)]
             found = exemplars.collect(self.directory)
-            return list(exemplars.attach(super().collect(), found))
+            return list(exemplars.attach(self.merge(files, accumulate=True), found))
 
 
 def proc_stats(pid: int) -> tuple[float, float] | None:

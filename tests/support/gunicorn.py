@@ -175,7 +175,9 @@ class Gunicorn:
         return child_pids(self.proc.pid)
 
     def scrape(self) -> str:
-        return requests.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).text
+        answer = requests.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10)
+        answer.raise_for_status()  # a failed scrape is a failure, never a page without the series
+        return answer.text
 
     def value(self, pattern: str, text: str | None = None) -> float:
         """Sum of the samples whose line matches `pattern` (a regex on 'name{labels}')."""

@@ -1,11 +1,13 @@
 """Folding dead workers' metric files: totals stay exact, the file count stays bounded."""
 
 import os
+import struct
 import subprocess
 import sys
 import textwrap
 import threading
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -80,6 +82,24 @@ def test_scrape_and_fold_never_interleave(tmp_path):
                     seen.append(s.value)
     folder.join()
     assert seen and set(seen) == {float(total)}
+
+
+def test_a_file_still_being_created_is_read_as_empty_and_folded_away(tmp_path):
+    """MmapedDict creates a worker's file, then sizes it. Between the two, prometheus_client's own
+    collector fails on it (negative control); ours reads it as holding nothing yet, and folding a
+    worker killed in that moment deletes it (it raised, and the file stayed to fail every scrape)."""
+    directory = str(tmp_path)
+    pid = run_worker(directory, 4)
+    (tmp_path / "counter_999999.db").touch()  # a worker between creating and sizing its file
+    with pytest.raises(struct.error):
+        list(MultiProcessCollector(None, directory).collect())
+    collector = gunicorn_metrics._LockedMultiProcessCollector(directory)
+    totals = [s.value for m in collector.collect() for s in m.samples if s.name == "jobs_total"]
+    assert totals == [4.0]
+    assert gunicorn_metrics.fold_dead_worker(999999, directory) == 1
+    gunicorn_metrics.fold_dead_worker(pid, directory)
+    assert sorted(os.listdir(directory)) == ["counter_archive.db", "gauge_max_archive.db", "histogram_archive.db"]
+    assert scrape(directory)['jobs_total{kind="a"}'] == 4
 
 
 def test_a_scrape_imports_nothing(tmp_path, monkeypatch):

@@ -46,6 +46,7 @@ SIGNATURES = {
     "prometheus_client.mmap_dict:MmapedDict.write_value": "(self, key, value, timestamp)",
     "prometheus_client.mmap_dict:MmapedDict.read_all_values_from_file": "(filename)",
     "prometheus_client.multiprocess:mark_process_dead": "(pid, path=None)",
+    "prometheus_client.multiprocess:MultiProcessCollector.merge": "(files, accumulate=True)",
     "gunicorn.glogging:Logger.access": "(self, resp, req, environ, request_time)",
     "gunicorn.glogging:Logger.setup": "(self, cfg)",
     "gunicorn.util:import_app": "(module)",
