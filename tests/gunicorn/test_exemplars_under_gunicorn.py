@@ -13,6 +13,7 @@ import requests
 from support.gunicorn import Gunicorn
 from support.latency_buckets import bucket_interval
 from support.uwsgi import servers
+from support.waiting import wait_until
 from test_metrics_under_gunicorn import EXITS, HELLO
 
 OPENMETRICS = {"Accept": "application/openmetrics-text; version=1.0.0"}
@@ -59,6 +60,8 @@ def test_exemplars_name_sent_requests_in_their_buckets_across_recycled_workers(t
                 assert session.get(server.url + "/hello", headers={"X-Request-ID": request_id}).status_code == 200
         slow = [f"slow-{i}" for i in range(2)]
         for request_id in slow:
+            # A request waiting in the listen queue for a respawning worker is not yet timed.
+            wait_until(server.settled, 20, "every worker up with the app loaded", 0.05)
             assert slow_post(server, request_id, 0.35) == 201
         found = exemplars(server)
         text = server.scrape()  # the Prometheus text format: no exemplars

@@ -174,6 +174,12 @@ class Gunicorn:
     def workers(self) -> set[int]:
         return child_pids(self.proc.pid)
 
+    def settled(self) -> bool:
+        """Every worker the server keeps is running (Gunicorn's workers load the tiny app in tens
+        of milliseconds after the fork): the next request is taken at once, not left waiting in
+        the listen queue for a respawning worker."""
+        return len(self.workers()) == int(self.env["GUNICORN_WORKERS"])
+
     def scrape(self) -> str:
         answer = requests.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10)
         answer.raise_for_status()  # a failed scrape is a failure, never a page without the series

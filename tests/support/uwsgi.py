@@ -44,6 +44,14 @@ class Uwsgi(Gunicorn):
                 return children.pop()
         return self.proc.pid
 
+    def settled(self) -> bool:
+        """Every worker is running and has loaded the app (uWSGI's "WSGI app 0 ... ready ... pid: N"
+        line): a uWSGI worker takes about a second to load it after a respawn."""
+        workers = self.workers()
+        text = self.output()
+        return len(workers) == int(self.env["UWSGI_WORKERS"]) and all(
+            f"pid: {pid} (default app)" in text for pid in workers)
+
     def workers(self) -> set[int]:
         """The master's children but its metrics server."""
         found = set()
