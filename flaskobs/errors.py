@@ -14,6 +14,7 @@ from flask import Flask, got_request_exception, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from . import request_ids
+from .wsgi_limits import UNREADABLE_BODY
 
 
 def error_response(status: int, message: str, **details):
@@ -54,6 +55,6 @@ def install(app: Flask, metrics, json_errors: bool) -> None:
     for error in _unreadable_body_errors():
         # The app's own 400 page, or ours: whatever a BadRequest gets.
         app.register_error_handler(error, lambda exc: app.handle_http_exception(
-            BadRequest("the request body could not be read: it is malformed or cut short")))
+            BadRequest(UNREADABLE_BODY)))
 
 

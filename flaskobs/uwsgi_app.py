@@ -1,7 +1,8 @@
 """The WSGI module each uWSGI worker loads (`--module flaskobs.uwsgi_app:application`, after the
-fork): APP_MODULE with flaskobs, Gunicorn's refusals (wsgi_limits.py) and environ
-(uwsgi_environ.py), the JSON access line (wsgi_access.py), and, as the worker leaves, why it
-left (for the metrics server's exit counts) and the log shipper flushed.
+fork): APP_MODULE with flaskobs, Gunicorn's refusals (wsgi_limits.py), environ
+(uwsgi_environ.py) and chunked bodies (uwsgi_chunked.py), the JSON access line (wsgi_access.py),
+and, as the worker leaves, why it left (for the metrics server's exit counts) and the log
+shipper flushed.
 
 A bad APP_MODULE or setting is written as one `configuration error:` line; uWSGI then stops
 (--need-app) instead of serving without an app.
@@ -36,6 +37,7 @@ def _load():
     from .app_loader import inner_flask, locate
     from .logs import JsonFormatter
     from .settings import ConfigError, env_bool, identity
+    from .uwsgi_chunked import ChunkedInput
     from .uwsgi_environ import GunicornLikeEnviron
     from .wsgi_access import AccessLog, access_logger
     from .wsgi_limits import RequestLimits
@@ -51,6 +53,8 @@ def _load():
     if inner_flask(app) is None:
         logging.getLogger(__name__).warning("APP_MODULE is not a Flask app; served without flaskobs")
     app = GunicornLikeEnviron(RequestLimits(app))  # what Gunicorn refuses, refused; its environ
+    import uwsgi  # only inside a uWSGI worker
+    app = ChunkedInput(app, uwsgi.chunked_read)
     if access:
         static = identity(env)
         app = AccessLog(app, access_logger(JsonFormatter(static)), fixed_tail(static))

@@ -17,6 +17,9 @@ _HEADERS_AS_CGI = ("CONTENT_TYPE", "CONTENT_LENGTH")  # the two headers without 
 _TWO_TYPES = re.compile(r'[^",]*(?:"(?:[^"\\]|\\.)*"[^",]*)*,')
 
 
+UNREADABLE_BODY = "the request body could not be read: it is malformed or cut short"
+
+
 def json_refusal(status: int, message: str) -> str:
     """The body of a refusal before the app, under either server: no request id is kept yet."""
     return json.dumps({"error": message, "status": status, "request_id": None}) + "\n"  # ASCII
