@@ -1,14 +1,24 @@
-"""GUNICORN_SHUTDOWN_DELAY under uWSGI: after SIGTERM the server keeps serving new requests for
-that long (a balancer that finds replicas by DNS, as Nginx does on Swarm, needs that time to stop
-sending here), then stops gracefully, as gunicorn_conf.py makes Gunicorn's master do.
+"""flaskobs-serve as uWSGI's parent: it stops uWSGI through the master's FIFO, and holds a stop
+back for GUNICORN_SHUTDOWN_DELAY, as gunicorn_conf.py makes Gunicorn's master do.
 
-uWSGI's master is C and starts its graceful stop at SIGTERM, so with a delay flaskobs-serve stays
-uWSGI's parent instead of becoming it: it holds SIGTERM back for the delay (a second SIGTERM
-passes at once), passes every other stop or reload signal at once, and exits as uWSGI did.
-Without a delay flaskobs-serve execs uWSGI (serve.py), whose pid is then the one systemd watches.
+uWSGI's master is C. Its SIGTERM hook (uwsgi_conf.py) stops the workers from inside a signal
+handler: a SIGTERM that came while the master slept before respawning a worker stopped the others,
+then the master forked the new worker, never told it, and waited for it (1 stop in 4 after a burst
+of recycles hung until SIGKILL). Writing "q" to the master's FIFO asks for the same graceful stop,
+which the master runs from its loop, between respawns. Until the master has opened its FIFO (right
+after a start) the stop waits for it, at most FIFO_WAIT seconds, then goes as a SIGTERM. A worker
+forked just before the stop can still miss it, before any Python runs in it (uwsgi_boot_signals.py
+keeps what comes later): so until uWSGI exits its workers get the graceful stop (SIGHUP) again every
+RESEND seconds, which a worker already stopping ignores.
+
+With a delay the server keeps serving new requests that long after SIGTERM (a balancer that finds
+replicas by DNS, as Nginx does on Swarm, needs the time to stop sending here); a second SIGTERM
+stops it at once. Other stop or reload signals pass at once. flaskobs-serve exits as uWSGI did.
 """
 
+import errno
 import logging
+import os
 import signal
 import subprocess  # nosec B404  # runs the server we were told to run, fixed arguments
 import sys
@@ -19,6 +29,8 @@ from .settings import env_int, identity
 
 PASSED_ON = (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 POLL = 0.2  # seconds between looks at the clock and the child; a stop is at most this late
+FIFO_WAIT = 5.0  # seconds a stop waits for the master's FIFO before it goes as a signal
+RESEND = 1.0  # seconds between graceful stops sent again to the workers once the master stops
 
 
 def shutdown_delay(env) -> int:
@@ -43,31 +55,76 @@ def exit_status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def run(executable: str, command: list[str], env: dict, delay: int, keep_fds: tuple[int, ...] = ()) -> int:
-    """Run the server as a child and hold back SIGTERM for `delay` seconds; its exit status."""
+def ask_master(fifo: str) -> bool:
+    """Ask uWSGI's master for a graceful stop through its FIFO; False while it has none open."""
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENXIO):  # not made yet; made, not yet read
+            return False
+        raise
+    try:
+        os.write(fd, b"q")
+    finally:
+        os.close(fd)
+    return True
+
+
+def workers_of(master: int, proc: str = "/proc") -> list[int]:
+    """uWSGI's workers: the master's children named so (--auto-procname), not its metrics server."""
+    found = []
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{entry}/stat", "rb") as f:
+                parent = int(f.read().rsplit(b")", 1)[1].split()[1])
+            if parent == master:
+                with open(f"{proc}/{entry}/cmdline", "rb") as f:
+                    if b"uWSGI worker" in f.read():
+                        found.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return found
+
+
+def run(executable: str, command: list[str], env: dict, delay: int, fifo: str,
+        keep_fds: tuple[int, ...] = ()) -> int:
+    """Run uWSGI as a child, stop it through `fifo`, `delay` seconds after SIGTERM; its exit status."""
     child = subprocess.Popen(command, executable=executable, env=env, pass_fds=keep_fds)  # nosec B603  # fixed arguments, no shell
     log = _logger(env)
-    stop_at: float | None = None  # when to pass SIGTERM on; None until the first one
-    passed = False
+    stop_at: float | None = None  # when to stop the child; None until the first SIGTERM
+    asked = False
 
     def on_term(_signum, _frame) -> None:
         nonlocal stop_at
         if stop_at is None:
             stop_at = time.monotonic() + delay
-            log.info("SIGTERM: still serving for %d s (GUNICORN_SHUTDOWN_DELAY), then stopping", delay)
+            if delay:
+                log.info("SIGTERM: still serving for %d s (GUNICORN_SHUTDOWN_DELAY), then stopping", delay)
         else:  # a second SIGTERM: stop now
-            stop_at = 0.0
-            if passed:
-                child.send_signal(signal.SIGTERM)
+            stop_at = min(stop_at, time.monotonic())
 
     signal.signal(signal.SIGTERM, on_term)
     for signum in PASSED_ON:
         signal.signal(signum, lambda signum, _frame: child.send_signal(signum))
+    resend_at = 0.0
     while True:
-        if stop_at is not None and not passed and time.monotonic() >= stop_at:
-            child.send_signal(signal.SIGTERM)
-            passed = True
+        now = time.monotonic()
+        if stop_at is not None and not asked and now >= stop_at:
+            asked = ask_master(fifo)
+            if not asked and now >= stop_at + FIFO_WAIT:
+                child.send_signal(signal.SIGTERM)
+                asked = True
+            resend_at = now + RESEND
+        elif asked and now >= resend_at:
+            for pid in workers_of(child.pid):
+                try:
+                    os.kill(pid, signal.SIGHUP)
+                except ProcessLookupError:
+                    pass
+            resend_at = now + RESEND
         try:
-            return exit_status(child.wait(timeout=POLL))
+            return exit_status(child.wait(timeout=0.02 if stop_at is not None and not asked else POLL))
         except subprocess.TimeoutExpired:
             continue

@@ -94,9 +94,10 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         sys.stderr.write(f"configuration error: {exc}\n")
         sys.exit(2)
-    if server == "uwsgi" and delay:  # uWSGI cannot hold a stop back itself (delayed_stop.py)
+    if server == "uwsgi":  # uWSGI's parent stops it safely and holds a stop back (delayed_stop.py)
         from .delayed_stop import run
-        sys.exit(run(executable, command, env, delay, keep_fds=(int(env[STDOUT_FD_VAR]),)))
+        from .uwsgi_conf import master_fifo
+        sys.exit(run(executable, command, env, delay, master_fifo(env), keep_fds=(int(env[STDOUT_FD_VAR]),)))
     # Replaced by the server, which becomes the container's PID 1; no shell, fixed arguments.
     os.execve(executable, command, env)  # noqa: S606  # nosec B606
 

@@ -13,6 +13,10 @@ Every option below changes a uWSGI default that would break a guarantee Gunicorn
   thread never runs (logs pile up in the queue file).
 - SIGTERM is a graceful stop (uWSGI 2.0 reads it as "reload"): workers finish their requests
   within UWSGI_WORKER_RELOAD_MERCY, then exit, running atexit (uwsgi_app.py: the shipper flushes).
+- A graceful stop goes through the master's FIFO (delayed_stop.py writes "q"): the master reads it
+  in its loop. The SIGTERM hook, kept for a signal sent to the master itself, runs inside a signal
+  handler: one that came while the master slept before respawning a worker ("respawning too
+  fast") stopped the workers it knew, then the master forked the new one and waited for it forever.
 - --buffer-size 32768: the request's headers Nginx accepts (4 x 8 KiB) fit; uWSGI's 4 KiB
   answered a 5 KiB cookie with a dropped connection (Nginx: 502).
 - --max-vars 4096: as many header fields as the buffer holds, so the app's JSON 431 answers more
@@ -37,6 +41,11 @@ PROTOCOLS = ("uwsgi", "http")  # uwsgi: Nginx's uwsgi_pass; http: a client or Ca
 SOCKET_OPTION = {"uwsgi": "--uwsgi-socket", "http": "--http-socket"}
 BUFFER_SIZE = 32768
 MAX_VARS = BUFFER_SIZE // 8  # a variable takes at least 8 bytes of the request's packet
+
+
+def master_fifo(env) -> str:
+    """The master's FIFO, in the one directory each server owns and empties at start."""
+    return os.path.join(env["PROMETHEUS_MULTIPROC_DIR"], "uwsgi-master.fifo")
 
 
 def cpus() -> int:
@@ -94,6 +103,7 @@ def command(env: Mapping[str, str], uwsgi: str) -> list[str]:
         "--listen", str(backlog()),
         "--harakiri", str(timeout),
         "--hook-master-start", "unix_signal:15 gracefully_kill_them_all",
+        "--master-fifo", master_fifo(env),
         "--worker-reload-mercy", str(graceful), "--reload-mercy", str(graceful),
         "--disable-logging", "--log-encoder", log_encoder(env), "--log-encoder", "nl",
         "--ignore-sigpipe", "--ignore-write-errors", "--disable-write-exception",

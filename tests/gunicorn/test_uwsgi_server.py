@@ -158,3 +158,29 @@ def test_a_stop_right_after_a_start_or_a_respawn_is_not_lost(tmp_path):
                 assert session.get(server.url + "/hello", timeout=10).status_code in (200, 502)
         stops.append(Gunicorn.stop(server, timeout=20))
     assert all(took < 5 for took in stops), stops
+
+
+def crash_loop_until_the_master_sleeps(server: Uwsgi) -> None:
+    """Kill one worker at a time, the others serving, until uWSGI's master, respawning faster
+    than it allows, sleeps before the next respawn ("respawning too fast", 2 s)."""
+    def master_sleeping() -> bool:
+        workers = sorted(server.workers())
+        if workers:
+            os.kill(workers[0], signal.SIGKILL)
+        return "respawning too fast" in server.output()
+    wait_until(master_sleeping, 30, "uWSGI's master to sleep before a respawn", 0.05)
+
+
+def test_a_stop_while_the_master_waits_to_respawn_is_not_lost(tmp_path):
+    """A SIGTERM to uWSGI's master runs its graceful stop inside the signal handler. One that came
+    while the master slept before a respawn stopped the workers it knew; then the master forked the
+    new worker, never told it, and waited for it: 2 stops in 4 here hung until SIGKILL.
+    flaskobs-serve asks through the master's FIFO, read between respawns, and sends the workers the
+    graceful stop again until uWSGI exits (flaskobs/delayed_stop.py)."""
+    stops = []
+    for attempt in range(5):
+        server = Uwsgi(tmp_path / f"crash-{attempt}", GUNICORN_WORKERS=3, GUNICORN_GRACEFUL_TIMEOUT=10).start()
+        crash_loop_until_the_master_sleeps(server)
+        stops.append(Gunicorn.stop(server, timeout=40))
+    # Each within the graceful timeout and its margin (2 s, one 12 s in 12 here); the lost stop: 40.
+    assert all(took < 15 for took in stops), stops
