@@ -7,9 +7,7 @@ then the master forked the new worker, never told it, and waited for it (1 stop 
 of recycles hung until SIGKILL). Writing "q" to the master's FIFO asks for the same graceful stop,
 which the master runs from its loop, between respawns. Until the master has opened its FIFO (right
 after a start) the stop waits for it, at most FIFO_WAIT seconds, then goes as a SIGTERM. A worker
-forked just before the stop can still miss it, before any Python runs in it (uwsgi_boot_signals.py
-keeps what comes later): so until uWSGI exits its workers get the graceful stop (SIGHUP) again every
-RESEND seconds, which a worker already stopping ignores.
+forked just before the stop keeps it too (uwsgi_fork_guard.py, uwsgi_boot_signals.py).
 
 With a delay the server keeps serving new requests that long after SIGTERM (a balancer that finds
 replicas by DNS, as Nginx does on Swarm, needs the time to stop sending here); a second SIGTERM
@@ -30,7 +28,6 @@ from .settings import env_int, identity
 PASSED_ON = (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 POLL = 0.2  # seconds between looks at the clock and the child; a stop is at most this late
 FIFO_WAIT = 5.0  # seconds a stop waits for the master's FIFO before it goes as a signal
-RESEND = 1.0  # seconds between graceful stops sent again to the workers once the master stops
 
 
 def shutdown_delay(env) -> int:
@@ -70,24 +67,6 @@ def ask_master(fifo: str) -> bool:
     return True
 
 
-def workers_of(master: int, proc: str = "/proc") -> list[int]:
-    """uWSGI's workers: the master's children named so (--auto-procname), not its metrics server."""
-    found = []
-    for entry in os.listdir(proc):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"{proc}/{entry}/stat", "rb") as f:
-                parent = int(f.read().rsplit(b")", 1)[1].split()[1])
-            if parent == master:
-                with open(f"{proc}/{entry}/cmdline", "rb") as f:
-                    if b"uWSGI worker" in f.read():
-                        found.append(int(entry))
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-    return found
-
-
 def run(executable: str, command: list[str], env: dict, delay: int, fifo: str,
         keep_fds: tuple[int, ...] = ()) -> int:
     """Run uWSGI as a child, stop it through `fifo`, `delay` seconds after SIGTERM; its exit status."""
@@ -108,7 +87,6 @@ def run(executable: str, command: list[str], env: dict, delay: int, fifo: str,
     signal.signal(signal.SIGTERM, on_term)
     for signum in PASSED_ON:
         signal.signal(signum, lambda signum, _frame: child.send_signal(signum))
-    resend_at = 0.0
     while True:
         now = time.monotonic()
         if stop_at is not None and not asked and now >= stop_at:
@@ -116,14 +94,6 @@ def run(executable: str, command: list[str], env: dict, delay: int, fifo: str,
             if not asked and now >= stop_at + FIFO_WAIT:
                 child.send_signal(signal.SIGTERM)
                 asked = True
-            resend_at = now + RESEND
-        elif asked and now >= resend_at:
-            for pid in workers_of(child.pid):
-                try:
-                    os.kill(pid, signal.SIGHUP)
-                except ProcessLookupError:
-                    pass
-            resend_at = now + RESEND
         try:
             return exit_status(child.wait(timeout=0.02 if stop_at is not None and not asked else POLL))
         except subprocess.TimeoutExpired:

@@ -69,6 +69,8 @@ def keep_stops_until_uwsgi_listens() -> None:
     signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
     for signum in WATCHED:
         signal.signal(signum, lambda *_: None)
+    # Blocked since the fork (uwsgi_fork_guard.py): one that came meanwhile arrives now, here.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, WATCHED)
     ours = {signum: _handler_address(libc, signum) for signum in WATCHED}
     threading.Thread(target=_resend_when_uwsgi_listens, args=(libc, ours, read_fd),
                      name="flaskobs-boot-signals", daemon=True).start()

@@ -17,6 +17,8 @@ Every option below changes a uWSGI default that would break a guarantee Gunicorn
   in its loop. The SIGTERM hook, kept for a signal sent to the master itself, runs inside a signal
   handler: one that came while the master slept before respawning a worker ("respawning too
   fast") stopped the workers it knew, then the master forked the new one and waited for it forever.
+- --py-call-uwsgi-fork-hooks and --shared-import flaskobs.uwsgi_fork_guard: the master forks a
+  worker with the stop signals blocked, which the worker unblocks once it can keep them.
 - --buffer-size 32768: the request's headers Nginx accepts (4 x 8 KiB) fit; uWSGI's 4 KiB
   answered a 5 KiB cookie with a dropped connection (Nginx: 502).
 - --max-vars 4096: as many header fields as the buffer holds, so the app's JSON 431 answers more
@@ -109,6 +111,7 @@ def command(env: Mapping[str, str], uwsgi: str) -> list[str]:
         "--ignore-sigpipe", "--ignore-write-errors", "--disable-write-exception",
         "--auto-procname", "--procname-prefix-spaced", identity(env).get("service") or "flaskobs",
         "--module", "flaskobs.uwsgi_app:application",
+        "--py-call-uwsgi-fork-hooks", "--shared-import", "flaskobs.uwsgi_fork_guard",
     ]
     if protocol == "http":
         # One request per connection, said out loud, as Gunicorn's sync workers do. uWSGI's HTTP socket
