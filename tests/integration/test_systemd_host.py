@@ -108,8 +108,13 @@ def test_install_starts_the_app_under_systemd_behind_nginx(host):
     # The server's master said READY=1 (Type=notify), as the service's user, with the settings
     # file root's alone.
     assert host.sh(f"ps -o user= -p {host.main_pid()}").strip() == "flaskobs-app"
-    master = host.sh(f"ps -o args= -p {host.main_pid()}")
-    assert ("uWSGI master" in master) == (host.server == "uwsgi") and ("gunicorn" in master) != (host.server == "uwsgi")
+    main = host.sh(f"ps -o args= -p {host.main_pid()}")
+    if host.server == "uwsgi":  # flaskobs-serve stays uWSGI's parent, to stop it safely (delayed_stop.py)
+        assert "flaskobs-serve" in main
+        master = host.sh(f"ps -o user:20=,args= --ppid {host.main_pid()}")
+        assert master.split()[0] == "flaskobs-app" and "uWSGI master" in master, master
+    else:
+        assert "gunicorn" in main and "uWSGI" not in main
     assert f"APP_SERVER={host.server}" in host.sh("cat /etc/flaskobs-app/app.env")
     assert host.sh("stat -c '%a %U' /etc/flaskobs-app/app.env").strip() == "600 root"
 
