@@ -17,12 +17,14 @@ stops it at once. Other stop or reload signals pass at once. flaskobs-serve exit
 import errno
 import logging
 import os
+import select
 import signal
 import subprocess  # nosec B404  # runs the server we were told to run, fixed arguments
 import sys
 import time
 
 from .logs import JsonFormatter
+from .notify_relay import NotifyRelay
 from .settings import env_int, identity
 
 PASSED_ON = (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
@@ -70,6 +72,7 @@ def ask_master(fifo: str) -> bool:
 def run(executable: str, command: list[str], env: dict, delay: int, fifo: str,
         keep_fds: tuple[int, ...] = ()) -> int:
     """Run uWSGI as a child, stop it through `fifo`, `delay` seconds after SIGTERM; its exit status."""
+    relay = NotifyRelay(env)  # before the child starts: it gives it its own NOTIFY_SOCKET
     child = subprocess.Popen(command, executable=executable, env=env, pass_fds=keep_fds)  # nosec B603  # fixed arguments, no shell
     log = _logger(env)
     stop_at: float | None = None  # when to stop the child; None until the first SIGTERM
@@ -94,7 +97,12 @@ def run(executable: str, command: list[str], env: dict, delay: int, fifo: str,
             if not asked and now >= stop_at + FIFO_WAIT:
                 child.send_signal(signal.SIGTERM)
                 asked = True
+        pause = 0.02 if stop_at is not None and not asked else POLL  # waiting for the FIFO: look often
+        if relay.sock is not None:  # under systemd: wait on uWSGI's notifications instead
+            select.select([relay], [], [], pause)
+            relay.pump()
+            pause = 0
         try:
-            return exit_status(child.wait(timeout=0.02 if stop_at is not None and not asked else POLL))
+            return exit_status(child.wait(timeout=pause))
         except subprocess.TimeoutExpired:
             continue
