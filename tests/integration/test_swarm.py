@@ -192,7 +192,12 @@ def test_replicas_spread_and_every_request_is_counted_once(cluster):
         for _ in range(30):
             assert get(cluster.url(node, "/api/items")).status_code == 200
             sent += 1
-    wait_until(lambda: flask_total(cluster) == before + sent, 60, f"Prometheus to count {before + sent}")
+    try:
+        wait_until(lambda: flask_total(cluster) == before + sent, 60, f"Prometheus to count {before + sent}")
+    except AssertionError as exc:  # which replica's count is off, and were its targets up
+        series = cluster.query('last_over_time(flask_http_request_duration_seconds_count{url_rule="/api/items"}[15m])')
+        raise AssertionError(f"{exc}\n{[(s['metric'], s['value'][1]) for s in series]}\n"
+                             f"{cluster.query('up')}") from None
     per_replica = cluster.query(
         'sum by (node, replica) (flask_http_request_duration_seconds_count{url_rule="/api/items"})')
     assert len(per_replica) >= 2, per_replica  # the requests were spread, not all on one replica
