@@ -20,7 +20,8 @@ import signal
 import threading
 import time
 
-WATCHED = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM)
+WATCHED = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM)  # uwsgi_fork_guard.py blocks these too
+
 _SIGACTION_SIZE = 256  # larger than struct sigaction on every Linux libc; the handler comes first
 _POLL = 0.005  # seconds; uWSGI installs its handlers microseconds after the app has loaded
 _GIVE_UP = 600  # seconds: a worker that never gets uWSGI's handlers is not uWSGI's (a test import)

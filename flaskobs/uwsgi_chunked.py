@@ -12,7 +12,7 @@ A body cut short or malformed is refused as Gunicorn refuses it: JSON 400, null 
 
 import tempfile
 
-from .wsgi_limits import UNREADABLE_BODY, json_refusal
+from .wsgi_limits import UNREADABLE_BODY, answer_refusal
 
 SPOOL_IN_MEMORY = 1024 * 1024
 
@@ -47,10 +47,7 @@ class ChunkedInput:
         try:
             body, length = read_chunked(self.read_chunk)
         except OSError:
-            refusal = json_refusal(400, UNREADABLE_BODY).encode()
-            start_response("400 Bad Request", [("Content-Type", "application/json"),
-                                               ("Content-Length", str(len(refusal))), ("Connection", "close")])
-            return [refusal]
+            return answer_refusal(start_response, "400 Bad Request", UNREADABLE_BODY, ("Connection", "close"))
         environ["wsgi.input"] = body
         environ["CONTENT_LENGTH"] = str(length)
         del environ["HTTP_TRANSFER_ENCODING"]  # the body the app reads is no longer chunked

@@ -14,7 +14,10 @@ takes them: one sent meanwhile waits, pending, for it.
 import os
 import signal
 
-WATCHED = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM)
+# The signals the worker unblocks once it keeps them. Not defined here: importing this module
+# registers the fork hooks, which only uWSGI's master may do.
+from .uwsgi_boot_signals import WATCHED
+
 _MASTER = os.getpid()
 _blocked_for_worker = False  # set in the master just before it forks a worker
 

@@ -25,6 +25,13 @@ def json_refusal(status: int, message: str) -> str:
     return json.dumps({"error": message, "status": status, "request_id": None}) + "\n"  # ASCII
 
 
+def answer_refusal(start_response, status: str, message: str, *headers: tuple[str, str]) -> list[bytes]:
+    """Answer a WSGI request with the JSON refusal for `status` (a status line)."""
+    body = json_refusal(int(status[:3]), message).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers])
+    return [body]
+
+
 def refusal(environ) -> tuple[str, str] | None:
     """(status line, message) for a request Gunicorn would refuse, else None."""
     values = [value for key, value in environ.items()
@@ -49,7 +56,4 @@ class RequestLimits:
         refused = refusal(environ)
         if refused is None:
             return self.app(environ, start_response)
-        status, message = refused
-        body = json_refusal(int(status[:3]), message).encode()
-        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-        return [body]
+        return answer_refusal(start_response, *refused)
